@@ -1,0 +1,297 @@
+// The one API contract. Pure: zod only, no Node, no Electron, no DOM. The renderer, the
+// preload, the CLI and `podploy serve` all import these definitions; an operation is declared
+// here once and every transport carries it.
+import { z } from 'zod';
+
+export const NodeStatus = z.enum(['online', 'offline']);
+export type NodeStatus = z.infer<typeof NodeStatus>;
+
+export const Facts = z.object({
+  hostname: z.string(),
+  osId: z.string(),
+  osVersion: z.string(),
+  osPrettyName: z.string(),
+  arch: z.string(),
+  kernel: z.string(),
+  cgroupsVersion: z.number().int(),
+  podmanVersion: z.string(),
+  rootlessReady: z.boolean(),
+  systemd: z.boolean(),
+  nodeVersion: z.string(),
+  diskTotalBytes: z.number(),
+  diskFreeBytes: z.number(),
+  memTotalBytes: z.number(),
+  memFreeBytes: z.number(),
+  cpuCount: z.number().int(),
+  user: z.string(),
+});
+export type Facts = z.infer<typeof Facts>;
+
+export const Usage = z.object({
+  atMs: z.number(),
+  cpuPercent: z.number(),
+  memUsedBytes: z.number(),
+  memTotalBytes: z.number(),
+  diskUsedBytes: z.number(),
+  diskTotalBytes: z.number(),
+  containerCount: z.number().int(),
+  containersRunning: z.number().int(),
+  load1: z.number(),
+  agentRssBytes: z.number(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+export const NodeSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  address: z.string(), // ssh://user@host:port
+  status: NodeStatus,
+  lastSeenAt: z.number().nullable(),
+  serviceMode: z.enum(['systemd', 'supervisor']),
+  agentVersion: z.string(),
+  hostKeyFingerprint: z.string(),
+  facts: Facts.nullable(),
+  usage: Usage.nullable(),
+  labels: z.record(z.string(), z.string()),
+  createdAt: z.number(),
+});
+export type NodeSummary = z.infer<typeof NodeSummary>;
+
+export const NodeName = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a node name is 1-63 lowercase letters, digits or dashes, not starting or ending with a dash');
+
+export const OnboardStepId = z.enum(['connect', 'detect', 'install', 'podman-socket', 'upload', 'service', 'handshake']);
+export type OnboardStepId = z.infer<typeof OnboardStepId>;
+
+export const OnboardStepState = z.enum(['running', 'done', 'unchanged', 'skipped', 'failed']);
+
+export const OnboardProgress = z.object({
+  step: OnboardStepId,
+  index: z.number().int(), // 1-based
+  total: z.number().int(),
+  state: OnboardStepState,
+  message: z.string(),
+  durationMs: z.number().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+export type OnboardProgress = z.infer<typeof OnboardProgress>;
+
+export const SshAuth = z.union([
+  z.object({ kind: z.literal('key'), privateKey: z.string().min(1), passphrase: z.string().optional() }),
+  z.object({ kind: z.literal('password'), password: z.string().min(1) }),
+  z.object({ kind: z.literal('agent') }),
+]);
+export type SshAuth = z.infer<typeof SshAuth>;
+
+export const AddNodeInput = z.object({
+  address: z.string().min(1), // ssh://USER@HOST[:PORT]
+  name: NodeName.optional(),
+  auth: SshAuth,
+  // Consent to install missing packages with sudo.
+  install: z.boolean().default(false),
+  // The host key fingerprint the operator confirmed (SHA256:...). Absent: trust on first use
+  // only when acceptNewHostKey is set.
+  expectedFingerprint: z.string().optional(),
+  acceptNewHostKey: z.boolean().default(false),
+});
+export type AddNodeInput = z.input<typeof AddNodeInput>;
+
+export const ProbeHostInput = z.object({ address: z.string().min(1), auth: SshAuth });
+export const ProbeHostOutput = z.object({
+  host: z.string(),
+  port: z.number(),
+  user: z.string(),
+  fingerprint: z.string(),
+  keyType: z.string(),
+  known: z.enum(['new', 'pinned', 'changed']),
+});
+
+export const AddNodeOutput = z.object({ node: NodeSummary, changed: z.boolean() });
+
+export const AuditEntry = z.object({
+  id: z.number().int(),
+  at: z.number(),
+  actor: z.string(),
+  source: z.string(),
+  action: z.string(),
+  target: z.string(),
+  result: z.enum(['ok', 'error']),
+  detail: z.string(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const Session = z.object({ user: z.string(), source: z.string(), version: z.string() });
+
+// Every operation: its input, its output and, for long work, the shape of its progress.
+export const procedures = {
+  'session.whoami': { input: z.object({}), output: Session },
+  'nodes.list': { input: z.object({}), output: z.array(NodeSummary) },
+  'nodes.get': { input: z.object({ name: z.string().min(1) }), output: NodeSummary },
+  'nodes.probe': { input: ProbeHostInput, output: ProbeHostOutput },
+  'nodes.add': { input: AddNodeInput, output: AddNodeOutput, progress: OnboardProgress },
+  'nodes.remove': {
+    input: z.object({ name: z.string().min(1), removeContainers: z.boolean().default(false) }),
+    output: z.object({ removed: z.string(), steps: z.array(z.string()) }),
+  },
+  'nodes.setLabels': {
+    input: z.object({ name: z.string().min(1), labels: z.record(z.string(), z.string()) }),
+    output: NodeSummary,
+  },
+  'audit.list': {
+    input: z.object({ limit: z.number().int().min(1).max(1000).default(200), beforeId: z.number().int().optional() }),
+    output: z.array(AuditEntry),
+  },
+} as const;
+
+// Live topics a client may subscribe to.
+export const topics = {
+  'nodes.changed': NodeSummary,
+  'nodes.removed': z.object({ name: z.string() }),
+  'audit.appended': AuditEntry,
+} as const;
+
+export type Procedures = typeof procedures;
+export type ProcedureName = keyof Procedures;
+export type TopicName = keyof typeof topics;
+export type InputOf<P extends ProcedureName> = z.input<Procedures[P]['input']>;
+export type OutputOf<P extends ProcedureName> = z.output<Procedures[P]['output']>;
+export type ProgressOf<P extends ProcedureName> = Procedures[P] extends { progress: infer S extends z.ZodType }
+  ? z.output<S>
+  : never;
+export type TopicPayload<T extends TopicName> = z.output<(typeof topics)[T]>;
+
+// Messages on the wire (WebSocket frames and IPC payloads share these shapes).
+export type ClientMessage =
+  | { type: 'auth'; token: string; source?: string }
+  | { type: 'call'; id: number; op: ProcedureName; input: unknown }
+  | { type: 'subscribe'; topic: TopicName }
+  | { type: 'unsubscribe'; topic: TopicName };
+
+export type ApiErrorShape = { code: ApiErrorCode; message: string; hint?: string };
+export type ServerMessage =
+  | { type: 'ready'; session: z.output<typeof Session> }
+  | { type: 'result'; id: number; result: unknown }
+  | { type: 'error'; id: number | null; error: ApiErrorShape }
+  | { type: 'progress'; id: number; progress: unknown }
+  | { type: 'event'; topic: TopicName; payload: unknown };
+
+export type ApiErrorCode =
+  | 'unauthorized'
+  | 'invalid_input'
+  | 'not_found'
+  | 'conflict'
+  | 'unreachable'
+  | 'auth_failed'
+  | 'host_key_changed'
+  | 'host_key_unconfirmed'
+  | 'missing_packages'
+  | 'unsupported_os'
+  | 'agent_failed'
+  | 'internal';
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+  toJSON(): ApiErrorShape {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
+  }
+  static from(shape: ApiErrorShape): ApiError {
+    return new ApiError(shape.code, shape.message, shape.hint);
+  }
+}
+
+// The one typed client, over any transport that can send a ClientMessage and deliver
+// ServerMessages. Used by the renderer (WebSocket or IPC) and by the CLI (WebSocket).
+export interface Transport {
+  send(msg: ClientMessage): void;
+  onMessage(handler: (msg: ServerMessage) => void): void;
+}
+
+export class ApiClient {
+  private nextId = 1;
+  private pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (p: unknown) => void }
+  >();
+  private listeners = new Map<TopicName, Set<(payload: unknown) => void>>();
+
+  constructor(private transport: Transport) {
+    transport.onMessage((msg) => this.dispatch(msg));
+  }
+
+  call<P extends ProcedureName>(
+    op: P,
+    input: InputOf<P>,
+    onProgress?: (p: ProgressOf<P>) => void,
+  ): Promise<OutputOf<P>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        onProgress: onProgress as ((p: unknown) => void) | undefined,
+      });
+      this.transport.send({ type: 'call', id, op, input });
+    });
+  }
+
+  subscribe<T extends TopicName>(topic: T, handler: (payload: TopicPayload<T>) => void): () => void {
+    let set = this.listeners.get(topic);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(topic, set);
+      this.transport.send({ type: 'subscribe', topic });
+    }
+    const h = handler as (payload: unknown) => void;
+    set.add(h);
+    return () => {
+      set!.delete(h);
+      if (set!.size === 0) {
+        this.listeners.delete(topic);
+        this.transport.send({ type: 'unsubscribe', topic });
+      }
+    };
+  }
+
+  // Fails every call in flight, e.g. when the connection drops.
+  failAll(error: Error): void {
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+  }
+
+  private dispatch(msg: ServerMessage): void {
+    switch (msg.type) {
+      case 'result': {
+        const p = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        p?.resolve(msg.result);
+        break;
+      }
+      case 'error': {
+        if (msg.id === null) {
+          this.failAll(ApiError.from(msg.error));
+          break;
+        }
+        const p = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        p?.reject(ApiError.from(msg.error));
+        break;
+      }
+      case 'progress':
+        this.pending.get(msg.id)?.onProgress?.(msg.progress);
+        break;
+      case 'event':
+        for (const h of this.listeners.get(msg.topic) ?? []) h(msg.payload);
+        break;
+      case 'ready':
+        break;
+    }
+  }
+}

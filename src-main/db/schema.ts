@@ -1,0 +1,71 @@
+import { integer, sqliteTable, text, blob, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const nodes = sqliteTable(
+  'nodes',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    host: text('host').notNull(),
+    port: integer('port').notNull(),
+    sshUser: text('ssh_user').notNull(),
+    hostKeyFingerprint: text('host_key_fingerprint').notNull(),
+    hostKey: text('host_key').notNull(), // base64 of the raw public key blob
+    // Encrypted (XChaCha20-Poly1305 under the master key) JSON of the SSH auth.
+    sshAuth: blob('ssh_auth', { mode: 'buffer' }).notNull(),
+    agentPort: integer('agent_port').notNull(),
+    serviceMode: text('service_mode', { enum: ['systemd', 'supervisor'] }).notNull(),
+    agentVersion: text('agent_version').notNull(),
+    agentSha256: text('agent_sha256').notNull(),
+    facts: text('facts', { mode: 'json' }),
+    usage: text('usage', { mode: 'json' }),
+    labels: text('labels', { mode: 'json' }).notNull().$type<Record<string, string>>(),
+    lastSeenAt: integer('last_seen_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('nodes_name_unique').on(t.name), uniqueIndex('nodes_endpoint_unique').on(t.host, t.port, t.sshUser)],
+);
+
+// Host keys pinned on first use, kept even when a node is removed, so that a server whose
+// key changed is noticed on the next onboarding too.
+export const knownHosts = sqliteTable(
+  'known_hosts',
+  {
+    host: text('host').notNull(),
+    port: integer('port').notNull(),
+    keyType: text('key_type').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    hostKey: text('host_key').notNull(),
+    pinnedAt: integer('pinned_at').notNull(),
+  },
+  (t) => [uniqueIndex('known_hosts_endpoint').on(t.host, t.port)],
+);
+
+export const auditLog = sqliteTable('audit_log', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  at: integer('at').notNull(),
+  actor: text('actor').notNull(),
+  source: text('source').notNull(),
+  action: text('action').notNull(),
+  target: text('target').notNull(),
+  result: text('result', { enum: ['ok', 'error'] }).notNull(),
+  detail: text('detail').notNull(),
+});
+
+export const apiTokens = sqliteTable('api_tokens', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  actor: text('actor').notNull(),
+  tokenSha256: text('token_sha256').notNull().unique(),
+  createdAt: integer('created_at').notNull(),
+});
+
+// Control-plane key material and other small secrets; value is ciphertext under the master key.
+export const vault = sqliteTable('vault', {
+  name: text('name').primaryKey(),
+  value: blob('value', { mode: 'buffer' }).notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const settings = sqliteTable('settings', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+});
