@@ -36,7 +36,7 @@ export function agentPaths(home: string): AgentPaths {
     runDir: `${dir}/run`,
     logDir: `${dir}/log`,
     supervisorPid: `${dir}/run/supervisor.pid`,
-    podmanPid: `${dir}/run/podman.pid`,
+    podmanPid: `${dir}/run/podman-interim.pid`,
     unitFile: `${home}/.config/systemd/user/${UNIT_NAME}`,
   };
 }

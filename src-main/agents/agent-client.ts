@@ -1,0 +1,93 @@
+import { credentials, Metadata, type ClientReadableStream } from '@grpc/grpc-js';
+import type { Server } from 'node:net';
+import {
+  AgentClient,
+  type CommandEnvelope,
+  type CommandResult,
+  type HandshakeResponse,
+  type UsageReport,
+} from '../../proto/gen/podploy/agent/v1/agent';
+import { signCommand } from '../../proto/signing';
+import { ApiError } from '../api/contract';
+import { agentServerName, type CertAndKey } from '../crypto/fleet-ca';
+import type { SshSession } from '../ssh/ssh-session';
+
+export const HANDSHAKE_DEADLINE_MS = 5_000;
+export const COMMAND_TTL_MS = 60_000;
+
+export interface AgentCredentials {
+  caCertPem: string;
+  client: CertAndKey;
+  signingKey: import('node:crypto').KeyObject;
+}
+
+// A gRPC client for one agent, tunnelled through the SSH session the control plane holds:
+// mTLS end to end (the SSH tunnel only carries bytes), the agent's name checked against the
+// fleet CA's certificate for that node.
+export class AgentConnection {
+  private constructor(
+    readonly nodeId: string,
+    private client: AgentClient,
+    private forward: Server,
+    private creds: AgentCredentials,
+  ) {}
+
+  static async open(ssh: SshSession, nodeId: string, agentPort: number, creds: AgentCredentials): Promise<AgentConnection> {
+    const { port, server } = await ssh.forwardLocal('127.0.0.1', agentPort);
+    const channelCreds = credentials.createSsl(
+      Buffer.from(creds.caCertPem),
+      Buffer.from(creds.client.keyPem),
+      Buffer.from(creds.client.certPem),
+    );
+    const client = new AgentClient(`127.0.0.1:${port}`, channelCreds, {
+      'grpc.ssl_target_name_override': agentServerName(nodeId),
+      'grpc.default_authority': agentServerName(nodeId),
+      'grpc.keepalive_time_ms': 15_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+    });
+    return new AgentConnection(nodeId, client, server, creds);
+  }
+
+  handshake(deadlineMs = HANDSHAKE_DEADLINE_MS): Promise<HandshakeResponse> {
+    return new Promise((resolve, reject) => {
+      this.client.handshake({ controlPlaneId: 'podploy' }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+        err ? reject(err) : resolve(res!),
+      );
+    });
+  }
+
+  watchUsage(intervalMs: number): ClientReadableStream<UsageReport> {
+    return this.client.watchUsage({ intervalMs });
+  }
+
+  execute(command: Omit<CommandEnvelope, 'nonce' | 'issuedAtMs' | 'expiresAtMs' | 'nodeId'>, ttlMs = COMMAND_TTL_MS): Promise<CommandResult> {
+    const signed = signCommand({ ...command, nodeId: this.nodeId }, this.creds.signingKey, { ttlMs });
+    return new Promise((resolve, reject) => {
+      this.client.execute(signed, new Metadata(), { deadline: Date.now() + 15_000 }, (err, res) =>
+        err ? reject(new ApiError('agent_failed', `the agent refused or failed the command: ${err.details || err.message}`)) : resolve(res!),
+      );
+    });
+  }
+
+  close(): void {
+    this.client.close();
+    this.forward.close();
+  }
+}
+
+// Retries the handshake until the agent answers or the deadline passes (the agent may still be
+// starting right after onboarding or a restart).
+export async function handshakeWithin(conn: AgentConnection, totalMs: number): Promise<HandshakeResponse> {
+  const until = Date.now() + totalMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      return await conn.handshake(Math.min(HANDSHAKE_DEADLINE_MS, Math.max(500, until - Date.now())));
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  const why = last instanceof Error ? last.message : String(last);
+  throw new ApiError('agent_failed', `the agent did not answer the mTLS handshake within ${Math.round(totalMs / 1000)} s: ${why}`, 'look at ~/.local/share/podploy/agent/log/agent.log on the node');
+}

@@ -1,0 +1,104 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { Router } from './api/router';
+import { AuditLog } from './audit';
+import { Fleet } from './agents/fleet';
+import { loadAgentBundle } from './agents/agent-bundle';
+import { Tokens } from './auth/tokens';
+import { CommandKey } from './crypto/command-key';
+import { FleetCa } from './crypto/fleet-ca';
+import { loadOrCreateMasterKey } from './crypto/master-key';
+import { Vault } from './crypto/vault';
+import { openDatabase, type Db } from './db/database';
+import { nodeHandlers } from './nodes/node-service';
+import { NodeStore, toSummary } from './nodes/node-store';
+import { KnownHosts } from './ssh/known-hosts';
+import type { HostFacts } from './nodes/onboarding/detect';
+
+export const VERSION = '0.1.0';
+export const DB_FILE = 'podploy.db';
+
+export interface ControlPlaneOptions {
+  dataDir: string;
+  masterKey?: Uint8Array;
+  reportIntervalMs?: number;
+  logger?: Logger;
+  agentBundlePath?: string;
+  parseDetect?: (output: string) => HostFacts;
+}
+
+export interface ControlPlane {
+  router: Router;
+  tokens: Tokens;
+  db: Db;
+  fleet: Fleet;
+  version: string;
+  // The admin token, when this start created it (first start only).
+  firstAdminToken: string | null;
+  close(): Promise<void>;
+}
+
+// The control-plane core, shared verbatim by the desktop app, `podploy serve` and the tests.
+export async function createControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const log = opts.logger ?? pino({ level: process.env.PODPLOY_LOG_LEVEL ?? 'info' }, pino.destination(2));
+  const masterKey = opts.masterKey ?? loadOrCreateMasterKey(opts.dataDir);
+  const db = openDatabase(join(opts.dataDir, DB_FILE));
+  const vault = new Vault(db, masterKey);
+  const ca = await FleetCa.loadOrCreate(vault);
+  const commandKey = CommandKey.loadOrCreate(vault);
+  const tokens = new Tokens(db);
+  const firstAdminToken = tokens.ensureAdmin();
+  const nodes = new NodeStore(db, vault);
+  const knownHosts = new KnownHosts(db);
+  const credentials = { caCertPem: ca.caCertPem, client: ca.client, signingKey: commandKey.privateKey };
+
+  let router!: Router;
+  const audit = new AuditLog(db, (e) => router.publish('audit.appended', e));
+  const fleet = new Fleet(
+    {
+      nodes,
+      knownHosts,
+      credentials,
+      onChange: (id) => {
+        const row = nodes.byId(id);
+        if (row) router.publish('nodes.changed', toSummary(row, fleet.isOnline(id)));
+      },
+      log: (msg, extra) => log.info(extra ?? {}, msg),
+    },
+    { reportIntervalMs: opts.reportIntervalMs },
+  );
+
+  router = new Router({
+    'session.whoami': async (_i, ctx) => ({ user: ctx.actor, source: ctx.source, version: VERSION }),
+    ...nodeHandlers({
+      nodes,
+      knownHosts,
+      ca,
+      credentials,
+      signingPublicKeyPem: commandKey.publicKeyPem,
+      bundle: () => loadAgentBundle(opts.agentBundlePath),
+      parseDetect: opts.parseDetect,
+      fleet,
+      audit,
+      publishChanged: (n) => router.publish('nodes.changed', n),
+      publishRemoved: (name) => router.publish('nodes.removed', { name }),
+    }),
+    'audit.list': async ({ limit, beforeId }) => audit.list(limit, beforeId),
+  });
+
+  fleet.start();
+  return {
+    router,
+    tokens,
+    db,
+    fleet,
+    version: VERSION,
+    firstAdminToken,
+    async close() {
+      await fleet.stop();
+      db.$client.close();
+    },
+  };
+}
