@@ -1,0 +1,54 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CommandRejected, signCommand } from '../proto/signing';
+import { CommandExecutor, UnknownCommand } from './commands';
+import { fileLogger } from './logger';
+import { LabelsStore } from './state/labels-store';
+import { NonceFileStore } from './state/nonce-file-store';
+
+const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+let dir: string;
+let executor: () => CommandExecutor;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'podploy-commands-'));
+  executor = () =>
+    new CommandExecutor({
+      nodeId: 'n1',
+      commandKey: publicKey,
+      nonces: new NonceFileStore(dir),
+      labels: new LabelsStore(dir),
+      log: fileLogger(dir),
+    });
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const logLines = () => readFileSync(join(dir, 'agent.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+describe('CommandExecutor', () => {
+  it('applies SetLabels and refuses the same command after a restart', () => {
+    const signed = signCommand({ nodeId: 'n1', actor: 'alice', setLabels: { labels: { a: '1' } } }, privateKey);
+    expect(executor().execute(signed)).toEqual({ ok: true, message: 'labels set (1)', labels: { a: '1' } });
+    expect(new LabelsStore(dir).get()).toEqual({ a: '1' });
+    const restarted = executor();
+    expect(() => restarted.execute(signed)).toThrow(CommandRejected);
+    expect(logLines().map((l) => [l.event, l.reason])).toEqual([
+      ['command_applied', undefined],
+      ['command_rejected', 'replayed'],
+    ]);
+  });
+
+  it('logs the reason of a rejection and changes nothing', () => {
+    const signed = signCommand({ nodeId: 'n2', actor: 'mallory', setLabels: { labels: { a: '1' } } }, privateKey);
+    expect(() => executor().execute(signed)).toThrow(/wrong_node/);
+    expect(new LabelsStore(dir).get()).toEqual({});
+    expect(logLines()[0]).toMatchObject({ event: 'command_rejected', reason: 'wrong_node', level: 40 });
+  });
+
+  it('refuses a signed command of no known kind', () => {
+    expect(() => executor().execute(signCommand({ nodeId: 'n1', actor: 'alice' }, privateKey))).toThrow(UnknownCommand);
+  });
+});

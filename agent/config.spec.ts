@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AgentConfig } from '../proto/agent-config';
+import { AgentConfigError, loadAgentConfig, validateAgentConfig } from './config';
+
+const dir = mkdtempSync(join(tmpdir(), 'podploy-agent-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const valid: AgentConfig = {
+  nodeId: 'n1',
+  listenHost: '127.0.0.1',
+  listenPort: 7443,
+  tlsDir: '/a/tls',
+  stateDir: '/a/state',
+  runDir: '/a/run',
+  logDir: '/a/log',
+  podmanSocket: '/a/run/podman.sock',
+  manageJobs: ['podman'],
+};
+
+describe('agent config', () => {
+  it('accepts a complete config', () => {
+    expect(validateAgentConfig(valid, '/a/config.json')).toEqual(valid);
+  });
+
+  it('takes relative paths from the config file folder and defaults manageJobs', () => {
+    const { manageJobs: _, ...rest } = valid;
+    const c = validateAgentConfig({ ...rest, stateDir: 'state' }, '/srv/agent/config.json');
+    expect(c.stateDir).toBe('/srv/agent/state');
+    expect(c.manageJobs).toEqual([]);
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      validateAgentConfig({ ...valid, nodeId: '', listenPort: 70_000, manageJobs: ['caddy'], logLevel: 'loud' }, '/a/config.json');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(AgentConfigError);
+      expect((err as AgentConfigError).problems).toEqual([
+        'nodeId must be a non-empty string',
+        'listenPort must be an integer from 1 to 65535',
+        'manageJobs must be a list of "podman"',
+        'logLevel must be one of trace, debug, info, warn, error, fatal',
+      ]);
+    }
+  });
+
+  it('names the file that does not parse', () => {
+    const path = join(dir, 'broken.json');
+    writeFileSync(path, '{');
+    expect(() => loadAgentConfig(path)).toThrow(`${path} is not a valid agent config`);
+    expect(() => loadAgentConfig(join(dir, 'absent.json'))).toThrow(/absent\.json is not a valid agent config/);
+  });
+});
+
+describe('config.example.json', () => {
+  it('is a valid config', () => {
+    expect(loadAgentConfig(join(__dirname, 'config.example.json')).manageJobs).toEqual(['podman']);
+  });
+});

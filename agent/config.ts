@@ -1,0 +1,98 @@
+// Loads and validates config.json (shape: proto/agent-config.ts) and the TLS files it points at.
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { AGENT_TLS_FILES, type AgentConfig, type ManagedJob } from '../proto/agent-config';
+
+const KNOWN_JOBS: readonly ManagedJob[] = ['podman'];
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+const MAX_PORT = 65_535;
+const PATH_FIELDS = ['tlsDir', 'stateDir', 'runDir', 'logDir', 'podmanSocket'] as const;
+
+export class AgentConfigError extends Error {
+  constructor(
+    readonly configPath: string,
+    readonly problems: string[],
+  ) {
+    super(`${configPath} is not a valid agent config:\n  ${problems.join('\n  ')}`);
+    this.name = 'AgentConfigError';
+  }
+}
+
+export function loadAgentConfig(configPath: string): AgentConfig {
+  const absolute = resolve(configPath);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(absolute, 'utf8'));
+  } catch (err) {
+    throw new AgentConfigError(absolute, [`cannot be read as JSON: ${(err as Error).message}`]);
+  }
+  return validateAgentConfig(raw, absolute);
+}
+
+// Checks every field and reports all problems at once; relative paths are taken from the
+// config file's folder.
+export function validateAgentConfig(raw: unknown, configPath: string): AgentConfig {
+  const problems: string[] = [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AgentConfigError(configPath, ['must be a JSON object']);
+  const c = raw as Record<string, unknown>;
+  const str = (key: string) => {
+    if (typeof c[key] !== 'string' || c[key] === '') problems.push(`${key} must be a non-empty string`);
+    return String(c[key] ?? '');
+  };
+
+  const nodeId = str('nodeId');
+  const listenHost = str('listenHost');
+  const listenPort = c.listenPort;
+  if (!Number.isInteger(listenPort) || (listenPort as number) < 1 || (listenPort as number) > MAX_PORT) {
+    problems.push(`listenPort must be an integer from 1 to ${MAX_PORT}`);
+  }
+  const base = dirname(configPath);
+  const paths = Object.fromEntries(PATH_FIELDS.map((k) => [k, absoluteFrom(base, str(k))])) as Record<(typeof PATH_FIELDS)[number], string>;
+  const manageJobs = c.manageJobs ?? [];
+  if (!Array.isArray(manageJobs) || manageJobs.some((j) => !KNOWN_JOBS.includes(j as ManagedJob))) {
+    problems.push(`manageJobs must be a list of ${KNOWN_JOBS.map((j) => `"${j}"`).join(', ')}`);
+  }
+  if (c.logLevel !== undefined && !LOG_LEVELS.includes(c.logLevel as (typeof LOG_LEVELS)[number])) {
+    problems.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  if (problems.length > 0) throw new AgentConfigError(configPath, problems);
+
+  return {
+    nodeId,
+    listenHost,
+    listenPort: listenPort as number,
+    ...paths,
+    manageJobs: manageJobs as ManagedJob[],
+    ...(c.logLevel ? { logLevel: c.logLevel as AgentConfig['logLevel'] } : {}),
+  };
+}
+
+function absoluteFrom(base: string, path: string): string {
+  return path === '' || isAbsolute(path) ? path : join(base, path);
+}
+
+export interface AgentTls {
+  caPem: Buffer;
+  certPem: Buffer;
+  keyPem: Buffer;
+  // The control plane's Ed25519 command-signing key.
+  commandKey: KeyObject;
+}
+
+export function loadAgentTls(config: AgentConfig): AgentTls {
+  const read = (name: string) => {
+    const path = join(config.tlsDir, name);
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read ${path}: ${(err as Error).message}; re-run onboarding for node ${config.nodeId} to reinstall it`);
+    }
+  };
+  const signingPem = read(AGENT_TLS_FILES.signingKey);
+  const commandKey = createPublicKey(signingPem);
+  if (commandKey.asymmetricKeyType !== 'ed25519') {
+    throw new Error(`${join(config.tlsDir, AGENT_TLS_FILES.signingKey)} holds a ${commandKey.asymmetricKeyType} key; an Ed25519 public key is required`);
+  }
+  return { caPem: read(AGENT_TLS_FILES.ca), certPem: read(AGENT_TLS_FILES.cert), keyPem: read(AGENT_TLS_FILES.key), commandKey };
+}

@@ -1,0 +1,133 @@
+// The agent's gRPC server: mutual TLS against the fleet CA, and only the control plane's
+// certificate (CN podploy-control-plane) may call.
+import { Server, ServerCredentials, status, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
+import { AgentService, type AgentServer } from '../proto/gen/podploy/agent/v1/agent';
+import { CommandRejected } from '../proto/signing';
+import { CONTROL_PLANE_CN } from '../proto/tls';
+import { CommandExecutor, UnknownCommand } from './commands';
+import type { AgentTls } from './config';
+import { collectFacts } from './facts';
+import type { Logger } from './logger';
+import type { PodmanClient } from './podman/client';
+import type { LabelsStore } from './state/labels-store';
+import { UsageSampler } from './usage';
+import { AGENT_VERSION } from './version';
+
+export const DEFAULT_USAGE_INTERVAL_MS = 5_000;
+export const MIN_USAGE_INTERVAL_MS = 250;
+export const MAX_USAGE_INTERVAL_MS = 3_600_000;
+export const SHUTDOWN_GRACE_MS = 5_000;
+
+export interface AgentServiceDeps {
+  nodeId: string;
+  podman: PodmanClient;
+  labels: LabelsStore;
+  commands: CommandExecutor;
+  log: Logger;
+  startedAtMs: number;
+}
+
+export function usageIntervalMs(requested: number): number {
+  if (!requested) return DEFAULT_USAGE_INTERVAL_MS;
+  return Math.min(MAX_USAGE_INTERVAL_MS, Math.max(MIN_USAGE_INTERVAL_MS, requested));
+}
+
+export function createAgentService(deps: AgentServiceDeps): AgentServer {
+  const { log } = deps;
+  return {
+    handshake(call, callback) {
+      if (!callerIsControlPlane(call, log)) return callback(notControlPlane());
+      collectFacts({ podman: deps.podman }).then(
+        (facts) =>
+          callback(null, { nodeId: deps.nodeId, agentVersion: AGENT_VERSION, facts, labels: deps.labels.get(), startedAtMs: deps.startedAtMs }),
+        (err: Error) => callback(grpcError(status.INTERNAL, `collecting facts failed: ${err.message}`)),
+      );
+    },
+
+    watchUsage(call) {
+      if (!callerIsControlPlane(call, log)) return call.destroy(notControlPlane());
+      const intervalMs = usageIntervalMs(call.request.intervalMs);
+      const sampler = new UsageSampler(deps.podman);
+      let timer: NodeJS.Timeout | undefined;
+      let open = true;
+      const stop = () => {
+        open = false;
+        clearTimeout(timer);
+      };
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+      const tick = async () => {
+        const started = Date.now();
+        try {
+          const report = await sampler.sample();
+          if (!open) return;
+          call.write(report);
+        } catch (err) {
+          log.error({ event: 'usage_failed', err }, 'usage sample failed');
+        }
+        if (open) timer = setTimeout(tick, Math.max(0, intervalMs - (Date.now() - started)));
+      };
+      void tick();
+    },
+
+    execute(call, callback) {
+      if (!callerIsControlPlane(call, log)) return callback(notControlPlane());
+      try {
+        callback(null, deps.commands.execute(call.request));
+      } catch (err) {
+        if (err instanceof CommandRejected) return callback(grpcError(status.PERMISSION_DENIED, `node ${deps.nodeId} rejected the command: ${err.message}`));
+        if (err instanceof UnknownCommand) return callback(grpcError(status.UNIMPLEMENTED, err.message));
+        log.error({ event: 'command_failed', err }, 'command failed');
+        callback(grpcError(status.INTERNAL, `the command failed on node ${deps.nodeId}: ${(err as Error).message}`));
+      }
+    },
+  };
+}
+
+// The TLS layer already required a client certificate from the fleet CA; this also requires
+// it to be the control plane's, not another agent's.
+function callerIsControlPlane(call: Pick<ServerUnaryCall<unknown, unknown>, 'getAuthContext' | 'getPeer'>, log: Logger): boolean {
+  const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
+  if (cn === CONTROL_PLANE_CN) return true;
+  log.warn({ event: 'caller_refused', peer: call.getPeer(), cn: cn ?? null }, 'caller is not the control plane');
+  return false;
+}
+
+function notControlPlane(): ServerErrorResponse {
+  return grpcError(status.PERMISSION_DENIED, `only the control plane (certificate CN ${CONTROL_PLANE_CN}) may call this agent`);
+}
+
+function grpcError(code: status, details: string): ServerErrorResponse {
+  return Object.assign(new Error(details), { code, details });
+}
+
+export interface RunningServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export function startAgentServer(host: string, port: number, tls: AgentTls, service: AgentServer): Promise<RunningServer> {
+  const server = new Server();
+  server.addService(AgentService, service);
+  const creds = ServerCredentials.createSsl(tls.caPem, [{ cert_chain: tls.certPem, private_key: tls.keyPem }], true);
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, creds, (err, boundPort) => {
+      if (err) return reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
+      resolve({ port: boundPort, stop: () => stopServer(server) });
+    });
+  });
+}
+
+function stopServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, SHUTDOWN_GRACE_MS);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,40 @@
+// The agent's config.json: written by onboarding on the control plane, read by the agent.
+// Pure: no Node APIs.
+
+export type ManagedJob = 'podman';
+
+export interface AgentConfig {
+  // The node's id in the control plane; commands for any other node are refused.
+  nodeId: string;
+  listenHost: string;
+  listenPort: number;
+  // Holds AGENT_TLS_FILES. Paths may be absolute or relative to the config file's folder.
+  tlsDir: string;
+  // labels.json, nonces.json: the agent's own copy of what the control plane told it.
+  stateDir: string;
+  // Pid files of the supervisor and its children.
+  runDir: string;
+  // agent.log (JSON lines).
+  logDir: string;
+  // The user's Podman REST socket (a path, not a unix:// URL).
+  podmanSocket: string;
+  // Jobs the no-systemd supervisor keeps alive beside the agent; [] under systemd.
+  manageJobs: ManagedJob[];
+  // pino level; 'info' when absent.
+  logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+}
+
+export const AGENT_TLS_FILES = {
+  ca: 'ca.pem',
+  cert: 'agent.pem',
+  key: 'agent-key.pem',
+  // The control plane's Ed25519 command-signing public key, SPKI PEM.
+  signingKey: 'control-plane-signing.pub',
+} as const;
+
+export const AGENT_LOG_FILE = 'agent.log';
+export const AGENT_PID_FILES = {
+  supervisor: 'supervisor.pid',
+  agent: 'agent.pid',
+  podman: 'podman.pid',
+} as const;
