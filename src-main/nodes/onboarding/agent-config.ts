@@ -1,11 +1,11 @@
 import type { AgentConfig } from '../../../proto/agent-config';
-import { AGENT_PORT, type AgentPaths } from './agent-files';
+import type { AgentPaths } from './agent-files';
 
-export function buildAgentConfig(nodeId: string, p: AgentPaths, podmanSocket: string, mode: 'systemd' | 'supervisor'): AgentConfig {
+export function buildAgentConfig(nodeId: string, port: number, p: AgentPaths, podmanSocket: string, mode: 'systemd' | 'supervisor'): AgentConfig {
   return {
     nodeId,
     listenHost: '127.0.0.1',
-    listenPort: AGENT_PORT,
+    listenPort: port,
     tlsDir: p.tlsDir,
     stateDir: p.stateDir,
     runDir: p.runDir,

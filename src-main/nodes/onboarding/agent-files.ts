@@ -1,7 +1,13 @@
 import type { HostFacts } from './detect';
 import { q } from './shell';
 
-export const AGENT_PORT = 7443;
+export const AGENT_PORT_BASE = 7443;
+
+// The agent listens on the node's loopback only. Each user on a server gets its own port, so
+// several users of one machine can each be a node.
+export function agentPortFor(uid: number): number {
+  return AGENT_PORT_BASE + (uid % 1000);
+}
 export const UNIT_NAME = 'podploy-agent.service';
 
 export interface AgentPaths {

@@ -11,7 +11,7 @@ import { SshSession } from '../../ssh/ssh-session';
 import type { NodeRow, NodeStore } from '../node-store';
 import { buildAgentConfig } from './agent-config';
 import {
-  AGENT_PORT,
+  agentPortFor,
   agentPaths,
   enablePodmanSocketSystemd,
   isSupervisorRunningCommand,
@@ -155,9 +155,10 @@ export async function onboardNode(input: AddNode, deps: OnboardDeps, progress: (
     });
 
     const nodeId = existing?.id ?? randomUUID();
+    const agentPort = existing?.agentPort ?? agentPortFor(facts.uid);
     const serviceMode = facts.systemd ? ('systemd' as const) : ('supervisor' as const);
     const uploaded = await steps.run('upload', `uploading the agent (${(bundle.bytes.length / 1024).toFixed(0)} KiB) and its certificate`, () =>
-      uploadAgent(session, paths, { nodeId, socket, serviceMode, existing: !!existing, bundle, deps }),
+      uploadAgent(session, paths, { nodeId, agentPort, socket, serviceMode, existing: !!existing, bundle, deps }),
     );
 
     await steps.run('service', `starting the agent as a ${serviceMode === 'systemd' ? 'systemd user unit' : 'supervised process'}`, async () => {
@@ -166,7 +167,7 @@ export async function onboardNode(input: AddNode, deps: OnboardDeps, progress: (
     });
 
     const hs = await steps.run('handshake', 'waiting for the agent to answer over mutual TLS', async () => {
-      conn = await AgentConnection.open(session, nodeId, AGENT_PORT, deps.credentials);
+      conn = await AgentConnection.open(session, nodeId, agentPort, deps.credentials);
       const res = await handshakeWithin(conn, HANDSHAKE_WAIT_MS);
       if (res.nodeId !== nodeId) throw new ApiError('agent_failed', `the agent answered as node ${res.nodeId}, expected ${nodeId}`);
       return { res, state: existing ? ('unchanged' as const) : ('done' as const), message: `agent ${res.agentVersion} is online (mTLS verified)` };
@@ -193,7 +194,7 @@ export async function onboardNode(input: AddNode, deps: OnboardDeps, progress: (
           hostKeyFingerprint: session.hostKey.fingerprint,
           hostKey: session.hostKey.keyBase64,
           auth: input.auth,
-          agentPort: AGENT_PORT,
+          agentPort,
           createdAt: now,
           usage: null,
           ...fields,
@@ -219,13 +220,13 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
 async function uploadAgent(
   ssh: SshSession,
   paths: AgentPaths,
-  o: { nodeId: string; socket: string; serviceMode: 'systemd' | 'supervisor'; existing: boolean; bundle: AgentBundle; deps: OnboardDeps },
+  o: { nodeId: string; agentPort: number; socket: string; serviceMode: 'systemd' | 'supervisor'; existing: boolean; bundle: AgentBundle; deps: OnboardDeps },
 ) {
   await ssh.run(makeDirsCommand(paths), 'creating the agent folders');
   const remote = parseSha256((await ssh.exec(sha256Command([paths.bundle, paths.config, paths.caCert, paths.cert, paths.key, paths.signingKey]))).stdout);
   const files: { path: string; data: Buffer; mode: number }[] = [
     { path: paths.bundle, data: o.bundle.bytes, mode: 0o644 },
-    { path: paths.config, data: Buffer.from(JSON.stringify(buildAgentConfig(o.nodeId, paths, o.socket, o.serviceMode), null, 2) + '\n'), mode: 0o600 },
+    { path: paths.config, data: Buffer.from(JSON.stringify(buildAgentConfig(o.nodeId, o.agentPort, paths, o.socket, o.serviceMode), null, 2) + '\n'), mode: 0o600 },
     { path: paths.caCert, data: Buffer.from(o.deps.ca.caCertPem), mode: 0o644 },
     { path: paths.signingKey, data: Buffer.from(o.deps.signingPublicKeyPem), mode: 0o644 },
   ];
