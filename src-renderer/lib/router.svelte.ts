@@ -1,0 +1,33 @@
+// Hash routing: works the same from file:// (Electron) and from `podploy serve`.
+export type Route = { page: 'nodes' } | { page: 'node'; name: string } | { page: 'audit' };
+
+export function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, '');
+  const node = /^\/nodes\/([^/]+)$/.exec(path);
+  if (node) return { page: 'node', name: decodeURIComponent(node[1]) };
+  if (path === '/audit') return { page: 'audit' };
+  return { page: 'nodes' };
+}
+
+export function routeHref(route: Route): string {
+  switch (route.page) {
+    case 'nodes':
+      return '#/nodes';
+    case 'audit':
+      return '#/audit';
+    case 'node':
+      return `#/nodes/${encodeURIComponent(route.name)}`;
+  }
+}
+
+class Router {
+  route = $state<Route>(typeof location === 'undefined' ? { page: 'nodes' } : parseRoute(location.hash));
+  constructor() {
+    if (typeof window !== 'undefined') window.addEventListener('hashchange', () => (this.route = parseRoute(location.hash)));
+  }
+  go(route: Route): void {
+    location.hash = routeHref(route);
+  }
+}
+
+export const router = new Router();
