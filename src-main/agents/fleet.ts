@@ -47,7 +47,12 @@ export class Fleet {
     this.timer.unref();
   }
 
-  attach(row: NodeRow): void {
+  // justSeen: the caller has just heard from the agent (the onboarding handshake).
+  attach(row: NodeRow, justSeen = false): void {
+    if (justSeen) {
+      this.lastSeen.set(row.id, Date.now());
+      this.online.add(row.id);
+    }
     if (this.links.has(row.id)) return;
     const link = new AgentLink(row, this.deps, this.reportIntervalMs, {
       onHandshake: (hs) => {

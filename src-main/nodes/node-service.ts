@@ -65,7 +65,7 @@ export function nodeHandlers(d: NodeServiceDeps): Pick<Handlers, 'nodes.list' | 
           busy.add(key);
           try {
             const result = await onboardNode(input, d, progress);
-            d.fleet.attach(result.row);
+            d.fleet.attach(result.row, true);
             const node = summary(d.nodes.byId(result.row.id)!);
             d.publishChanged(node);
             return { node, changed: result.changed, timings: result.timings };

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTestHosts } from '../hosts/hosts';
-import { AGENT_DIR_OF, agentProcesses, asUser, operator, readPid, sh, startHarness, waitFor, type Harness } from '../support/harness';
+import { AGENT_DIR_OF, agentProcesses, sshAs, operator, readPid, sh, startHarness, waitFor, type Harness } from '../support/harness';
 import { AgentConnection } from '../../src-main/agents/agent-client';
 import { SshSession } from '../../src-main/ssh/ssh-session';
 import { Vault } from '../../src-main/crypto/vault';
@@ -224,15 +224,15 @@ describe('onboarding a fresh server over SSH', () => {
   });
 
   it('removes a node: agent stopped, files gone, the user’s containers left alone', async () => {
-    asUser(user1, 'podman run -d --name keepme localhost/busybox:latest sleep 300 >/dev/null');
+    sshAs(user1, h1, hosts.clientKey, 'podman run -d --name keepme localhost/busybox:latest sleep 300 >/dev/null');
     const r = await hx.cli(['node', 'remove', 'h1', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("left the user's containers alone");
     expect(existsSync(AGENT_DIR_OF(user1))).toBe(false);
     await waitFor('no agent processes', () => agentProcesses(user1).length === 0, 10_000);
-    expect(asUser(user1, 'podman ps --format {{.Names}}')).toContain('keepme');
+    expect(sshAs(user1, h1, hosts.clientKey, 'podman ps --format {{.Names}}')).toContain('keepme');
     expect(JSON.parse((await hx.cli(['node', 'list', '--json'])).stdout)).toEqual([]);
-    asUser(user1, 'podman rm -f -t 0 keepme >/dev/null');
+    sshAs(user1, h1, hosts.clientKey, 'podman rm -f -t 0 keepme >/dev/null');
   });
 });
 

@@ -57,6 +57,15 @@ export function asUser(user: string, cmd: string): string {
   return execFileSync('runuser', ['-u', user, '--', 'bash', '-lc', cmd], { encoding: 'utf8', cwd: '/' });
 }
 
+// Runs a command on a test host as that host's user, over SSH, the way an operator would.
+export function sshAs(user: string, host: { address: string; port: number }, key: string, cmd: string): string {
+  return execFileSync(
+    'ssh',
+    ['-i', key, '-p', String(host.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `${user}@${host.address}`, cmd],
+    { encoding: 'utf8' },
+  );
+}
+
 export function agentProcesses(user: string): string[] {
   try {
     return sh(`pgrep -u ${user} -a -f podploy-agent || true`).trim().split('\n').filter(Boolean);

@@ -89,7 +89,7 @@ export function enablePodmanSocketSystemd(): string {
 // agent supervisor's own copy once the supervisor starts.
 export function startPodmanServiceDetached(socket: string, p: AgentPaths): string {
   return (
-    `mkdir -p ${q(p.runDir)} && rm -f ${q(socket)} && ` +
+    `${makeDirsCommand(p)} || exit 1; rm -f ${q(socket)}; ` +
     `setsid nohup podman system service --time=0 ${q(`unix://${socket}`)} >> ${q(`${p.logDir}/podman-service.log`)} 2>&1 < /dev/null & ` +
     `echo $! > ${q(p.podmanPid)}; for i in $(seq 1 50); do [ -S ${q(socket)} ] && exit 0; sleep 0.1; done; exit 1`
   );
@@ -130,7 +130,7 @@ export function isSupervisorRunningCommand(p: AgentPaths): string {
 
 export function startSupervisorCommand(p: AgentPaths, nodePath: string): string {
   return (
-    `cd ${q(p.dir)} && setsid nohup ${q(nodePath)} ${q(p.bundle)} supervise --config ${q(p.config)} ` +
+    `cd ${q(p.dir)} || exit 1; setsid nohup ${q(nodePath)} ${q(p.bundle)} supervise --config ${q(p.config)} ` +
     `>> ${q(`${p.logDir}/supervisor.log`)} 2>&1 < /dev/null & ` +
     `for i in $(seq 1 50); do [ -s ${q(p.supervisorPid)} ] && exit 0; sleep 0.1; done; echo 'supervisor did not start' >&2; exit 1`
   );

@@ -156,7 +156,7 @@ WantedBy=default.target
 
   it('builds the supervisor commands', () => {
     expect(startSupervisorCommand(p, '/usr/bin/node')).toBe(
-      'cd /home/deploy/.local/share/podploy/agent && setsid nohup /usr/bin/node /home/deploy/.local/share/podploy/agent/podploy-agent.cjs supervise --config /home/deploy/.local/share/podploy/agent/config.json >> /home/deploy/.local/share/podploy/agent/log/supervisor.log 2>&1 < /dev/null & for i in $(seq 1 50); do [ -s /home/deploy/.local/share/podploy/agent/run/supervisor.pid ] && exit 0; sleep 0.1; done; echo \'supervisor did not start\' >&2; exit 1',
+      'cd /home/deploy/.local/share/podploy/agent || exit 1; setsid nohup /usr/bin/node /home/deploy/.local/share/podploy/agent/podploy-agent.cjs supervise --config /home/deploy/.local/share/podploy/agent/config.json >> /home/deploy/.local/share/podploy/agent/log/supervisor.log 2>&1 < /dev/null & for i in $(seq 1 50); do [ -s /home/deploy/.local/share/podploy/agent/run/supervisor.pid ] && exit 0; sleep 0.1; done; echo \'supervisor did not start\' >&2; exit 1',
     );
     expect(isSupervisorRunningCommand(p)).toBe(
       'pid=$(cat /home/deploy/.local/share/podploy/agent/run/supervisor.pid 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo running || echo stopped',

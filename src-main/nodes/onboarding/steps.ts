@@ -1,6 +1,8 @@
 import { ApiError, type OnboardProgress, type OnboardStepId } from '../../api/contract';
 
 export const ONBOARD_STEPS: OnboardStepId[] = ['connect', 'detect', 'install', 'podman-socket', 'upload', 'service', 'handshake'];
+// Steps that only look: their completion does not mean the server changed.
+const READ_ONLY_STEPS: OnboardStepId[] = ['detect'];
 
 export interface StepOutcome {
   state: 'done' | 'unchanged' | 'skipped';
@@ -24,7 +26,7 @@ export class StepReporter {
       const outcome = await fn();
       const durationMs = Math.round(performance.now() - started);
       this.timings[step] = durationMs;
-      if (outcome.state === 'done') this.changed = true;
+      if (outcome.state === 'done' && !READ_ONLY_STEPS.includes(step)) this.changed = true;
       this.progress({ step, index, total, state: outcome.state, message: outcome.message, durationMs, ...(outcome.detail ? { detail: outcome.detail } : {}) });
       return outcome;
     } catch (err) {

@@ -1,0 +1,254 @@
+// Page objects for the PodPloy UI in a real Chromium (playwright-core). Selectors prefer roles,
+// labels and visible text; the few data-* attributes used are the ones the renderer sets on
+// purpose for this (data-step/data-state on onboarding steps, data-node on node rows,
+// data-testid on the fingerprint and the login error).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { ROOT } from './harness';
+
+export const CHROMIUM = process.env.PODPLOY_CHROMIUM ?? '/usr/bin/chromium';
+export const SCREENSHOT_DIR = join(ROOT, 'test-results', 'ui');
+
+export interface UiBrowser {
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+// A fresh headless Chromium with its own throw-away profile.
+export async function launchUi(): Promise<UiBrowser> {
+  const profile = mkdtempSync(join(tmpdir(), 'pp-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    async close() {
+      await context.close().catch(() => undefined);
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const path = join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+export class LoginPage {
+  constructor(readonly page: Page) {}
+  get heading(): Locator {
+    return this.page.getByRole('heading', { name: 'Sign in to this control plane' });
+  }
+  get token(): Locator {
+    return this.page.getByLabel('Admin token');
+  }
+  get signIn(): Locator {
+    return this.page.getByRole('button', { name: /Sign in|Connecting/ });
+  }
+  get error(): Locator {
+    return this.page.getByRole('alert');
+  }
+  async login(token: string): Promise<void> {
+    await this.token.fill(token);
+    await this.signIn.click();
+  }
+}
+
+export class Shell {
+  constructor(readonly page: Page) {}
+  get nav(): Locator {
+    return this.page.getByRole('navigation', { name: 'Main' });
+  }
+  get nodesLink(): Locator {
+    return this.nav.getByRole('link', { name: /Nodes/ });
+  }
+  get auditLink(): Locator {
+    return this.nav.getByRole('link', { name: /Audit log/ });
+  }
+  get signOut(): Locator {
+    return this.nav.getByRole('button', { name: 'Sign out' });
+  }
+}
+
+export class NodesPage {
+  constructor(readonly page: Page) {}
+  get heading(): Locator {
+    return this.page.getByRole('heading', { name: 'Nodes', level: 1 });
+  }
+  get empty(): Locator {
+    return this.page.getByText('No nodes yet');
+  }
+  get summary(): Locator {
+    return this.heading.locator('xpath=following-sibling::div[1]');
+  }
+  get rows(): Locator {
+    return this.page.getByRole('table').locator('tbody').getByRole('row');
+  }
+  row(name: string): Locator {
+    return this.page.locator(`tr[data-node="${name}"]`);
+  }
+  // The text of a cell of a node's row, by its column header.
+  async cell(name: string, column: string): Promise<string> {
+    // textContent: the headers are upper-cased by CSS, which innerText would reflect.
+    const headers = await this.page.getByRole('table').getByRole('columnheader').allTextContents();
+    const i = headers.findIndex((h) => h.trim() === column);
+    if (i < 0) throw new Error(`no column ${column} in ${headers.join(', ')}`);
+    return (await this.row(name).getByRole('cell').nth(i).innerText()).trim();
+  }
+}
+
+export class AddNodeDialog {
+  constructor(readonly page: Page) {}
+  // The one open modal (its title changes with the phase).
+  get dialog(): Locator {
+    return this.page.locator('dialog[open]');
+  }
+  get title(): Locator {
+    return this.dialog.getByRole('heading', { level: 2 });
+  }
+  get address(): Locator {
+    return this.dialog.getByRole('textbox', { name: /^Address/ });
+  }
+  get name(): Locator {
+    return this.dialog.getByRole('textbox', { name: /^Name/ });
+  }
+  get privateKeyTab(): Locator {
+    return this.dialog.getByRole('radio', { name: 'Private key' });
+  }
+  get privateKey(): Locator {
+    return this.dialog.getByRole('textbox', { name: 'Private key' });
+  }
+  get continue(): Locator {
+    return this.dialog.getByRole('button', { name: /Continue|Connecting/ });
+  }
+  get error(): Locator {
+    return this.dialog.getByRole('alert');
+  }
+  get fingerprint(): Locator {
+    return this.dialog.getByTestId('fingerprint');
+  }
+  get consent(): Locator {
+    return this.dialog.getByRole('checkbox', { name: /Install missing packages/ });
+  }
+  get trust(): Locator {
+    return this.dialog.getByRole('button', { name: /Trust this key and add the node/ });
+  }
+  get steps(): Locator {
+    return this.dialog.locator('li[data-step]');
+  }
+  step(id: string): Locator {
+    return this.dialog.locator(`li[data-step="${id}"]`);
+  }
+  // The end of a successful onboarding: the button that opens the new node.
+  get success(): Locator {
+    return this.dialog.getByRole('button', { name: /^Open / });
+  }
+  // "NAME is online." (or offline) under the steps once done.
+  result(name: string): Locator {
+    return this.dialog.getByText(new RegExp(`^${name} is `));
+  }
+  get closeButton(): Locator {
+    return this.dialog.getByRole('button', { name: 'Close', exact: true });
+  }
+  get cancel(): Locator {
+    return this.dialog.getByRole('button', { name: 'Cancel' });
+  }
+  async stepStates(): Promise<Record<string, string>> {
+    return this.steps.evaluateAll((lis) => Object.fromEntries(lis.map((li) => [li.getAttribute('data-step'), li.getAttribute('data-state')])));
+  }
+  async fillForm(o: { address: string; name?: string; privateKey: string }): Promise<void> {
+    await this.address.fill(o.address);
+    if (o.name !== undefined) await this.name.fill(o.name);
+    await this.privateKeyTab.check();
+    await this.privateKey.fill(o.privateKey);
+  }
+}
+
+// Records every state each onboarding step goes through, from inside the page (a
+// MutationObserver on data-state), so that quick transitions are not missed by polling.
+export async function recordStepStates(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __stepLog: { step: string; state: string; at: number }[] };
+    w.__stepLog = [];
+    const log = (el: Element) => {
+      const step = el.getAttribute('data-step');
+      const state = el.getAttribute('data-state');
+      if (step && state) w.__stepLog.push({ step, state, at: performance.now() });
+    };
+    new MutationObserver((muts) => {
+      for (const m of muts) {
+        if (m.type === 'attributes' && m.target instanceof Element) log(m.target);
+        for (const n of m.addedNodes) {
+          if (n instanceof Element) {
+            if (n.matches('li[data-step]')) log(n);
+            n.querySelectorAll('li[data-step]').forEach(log);
+          }
+        }
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+  });
+}
+
+export async function stepLog(page: Page): Promise<{ step: string; state: string; at: number }[]> {
+  return page.evaluate(() => (window as unknown as { __stepLog: { step: string; state: string; at: number }[] }).__stepLog ?? []);
+}
+
+export class NodeDetailPage {
+  constructor(readonly page: Page) {}
+  heading(name: string): Locator {
+    return this.page.getByRole('heading', { name, level: 1 });
+  }
+  get status(): Locator {
+    return this.page.locator('.page-head').getByTitle(/^(online|offline)$/);
+  }
+  card(title: string): Locator {
+    return this.page.locator('section').filter({ has: this.page.getByRole('heading', { name: title, level: 3 }) });
+  }
+  // The value next to a label in a card's definition list.
+  fact(card: string, label: string): Locator {
+    return this.card(card).locator(`dt:text-is("${label}") + dd`);
+  }
+  get remove(): Locator {
+    return this.page.getByRole('button', { name: 'Remove node…' });
+  }
+  removeDialog(name: string): Locator {
+    return this.page.getByRole('dialog', { name: `Remove ${name}?` });
+  }
+  confirmRemove(name: string): Locator {
+    return this.removeDialog(name).getByRole('button', { name: `Remove ${name}`, exact: true });
+  }
+  removed(name: string): Locator {
+    return this.page.getByText(`${name} was removed`);
+  }
+}
+
+export class AuditPage {
+  constructor(readonly page: Page) {}
+  get heading(): Locator {
+    return this.page.getByRole('heading', { name: 'Audit log', level: 1 });
+  }
+  rows(action: string, target?: string): Locator {
+    let rows = this.page.getByRole('row').filter({ has: this.page.getByRole('cell', { name: action, exact: true }) });
+    if (target) rows = rows.filter({ has: this.page.getByRole('cell', { name: target, exact: true }) });
+    return rows;
+  }
+}
