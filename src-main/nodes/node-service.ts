@@ -73,7 +73,10 @@ export function nodeHandlers(d: NodeServiceDeps): Pick<Handlers, 'nodes.list' | 
             busy.delete(key);
           }
         },
-        (r) => `${r.node.name} ${r.changed ? 'onboarded' : 'already onboarded, nothing changed'}; step timings (ms) ${JSON.stringify(r.timings)}`,
+        (r) =>
+          `${r.node.name} ${r.changed ? 'onboarded' : 'already onboarded, nothing changed'} (${Object.entries(r.timings)
+            .map(([step, ms]) => `${step} ${ms} ms`)
+            .join(', ')})`,
       );
       return { node, changed };
     },

@@ -33,6 +33,8 @@ export interface HostFacts {
 
 // One POSIX sh script, one round trip; prints key=value lines.
 export const DETECT_SCRIPT = [
+  // Daemons such as nats-server install to sbin, which an ordinary user's PATH may lack.
+  'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"',
   'echo "os_name=$(uname -s)"',
   'if [ -r /etc/os-release ]; then . /etc/os-release; echo "os_id=${ID:-}"; echo "os_like=${ID_LIKE:-}"; echo "os_version=${VERSION_ID:-}"; echo "os_pretty=${PRETTY_NAME:-}"; fi',
   'echo "arch=$(uname -m)"',

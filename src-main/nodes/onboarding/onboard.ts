@@ -123,7 +123,19 @@ export async function onboardNode(input: AddNode, deps: OnboardDeps, progress: (
         );
       }
       if (!facts.sudo) throw new ApiError('missing_packages', `${list}, and sudo is not available on ${addr.host} to install them`, `install as root: ${commands.map((c) => c.replace(/^sudo -n /, '')).join(' && ')}`);
-      for (const command of commands) await session.run(command, `'${command}'`, { timeoutMs: INSTALL_TIMEOUT_MS });
+      for (const command of commands) {
+        const r = await session.exec(command, { timeoutMs: INSTALL_TIMEOUT_MS });
+        if (r.code === 0) continue;
+        if (/a password is required|no tty present|not in the sudoers|not allowed to execute/i.test(r.stderr)) {
+          throw new ApiError(
+            'missing_packages',
+            `${list}; PodPloy may install them, but sudo on ${addr.host} does not let ${facts.user} run '${command.replace(/^sudo -n /, '')}' without a password`,
+            `allow it without a password (e.g. '${facts.user} ALL=(root) NOPASSWD: /usr/bin/apt-get' in /etc/sudoers.d), or run as root on the server: ${commands.map((c) => c.replace(/^sudo -n /, '')).join(' && ')}`,
+          );
+        }
+        const tail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n');
+        throw new ApiError('missing_packages', `'${command}' failed on ${addr.host} (exit ${r.code}): ${tail}`, 'fix the package manager on the server (its output is above) and onboard again');
+      }
       facts = (deps.parseDetect ?? parseDetectOutput)((await session.exec(DETECT_SCRIPT)).stdout);
       const still = missingRequirements(facts);
       if (still.length) throw new ApiError('missing_packages', `still missing after installing: ${still.map((m) => m.why).join('; ')}`, 'install them by hand and onboard again');
