@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatBytesPair, formatDuration, formatPercent, parseSshAddress, ratio, relativeTime, suggestNodeName } from './format';
+import { formatBytes, formatBytesPair, formatDuration, formatPercent, parseSshAddress, ratio, relativeTime, softBreaks, suggestNodeName } from './format';
 
 describe('format', () => {
   it('formats bytes in binary units', () => {
@@ -42,5 +42,12 @@ describe('format', () => {
     expect(suggestNodeName('Web-1.Example.com')).toBe('web-1');
     expect(suggestNodeName('10.0.0.5')).toBe('node-10-0-0-5');
     expect(suggestNodeName('2001:db8::1')).toBe('node-2001-db8-1');
+  });
+  it('splits long tokens where they may wrap', () => {
+    expect(softBreaks('SHA256:t0I7HXm/bPM0yK+N9vLy')).toEqual(['SHA256:', 't0I7HXm/bPM0yK+N9vLy']);
+    expect(softBreaks('ssh://deploy@10.0.0.5:2222')).toEqual(['ssh://', 'deploy', '@10.0.0.5', ':2222']);
+    expect(softBreaks('deploy@web-1')).toEqual(['deploy', '@web-1']);
+    expect(softBreaks('plain')).toEqual(['plain']);
+    expect(softBreaks('SHA256:abc').join('')).toBe('SHA256:abc');
   });
 });

@@ -74,3 +74,10 @@ export function suggestNodeName(host: string): string {
     .slice(0, 63)
     .replace(/-+$/g, '');
 }
+
+// Where a long token (a host-key fingerprint, an SSH address) may wrap without splitting a
+// meaningful part: after "SHA256:" or "ssh://", before "@", before a ":port". Rendered as
+// <wbr> between the parts (Breakable.svelte), so that a narrow column wraps there first.
+export function softBreaks(text: string): string[] {
+  return text.split(/(?<=^[A-Za-z0-9]+:\/\/)|(?<=^[A-Za-z0-9]+:)(?!\/\/)|(?=@)|(?=:\d+$)/).filter((p) => p !== '');
+}

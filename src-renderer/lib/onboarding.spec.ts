@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyProgress, initialSteps, markFailed } from './onboarding';
+import { applyProgress, failedStep, initialSteps, markFailed } from './onboarding';
 
 describe('onboarding steps view', () => {
   it('follows progress and marks the running step failed when the call fails', () => {
@@ -16,5 +16,10 @@ describe('onboarding steps view', () => {
     s = markFailed(s, 'other');
     expect(s.install.message).toBe('no sudo');
     expect(s.connect.state).toBe('pending');
+  });
+  it('finds the failed step and its position', () => {
+    expect(failedStep(initialSteps())).toBeNull();
+    const s = markFailed(applyProgress(initialSteps(), { step: 'connect', index: 1, total: 7, state: 'done', message: 'ok' }), 'boom');
+    expect(failedStep(s)).toEqual({ id: 'detect', index: 2, message: 'boom' });
   });
 });

@@ -36,3 +36,11 @@ export function markFailed(steps: StepsView, message: string): StepsView {
   if (!target) return steps;
   return { ...steps, [target]: { ...steps[target], state: 'failed', message } };
 }
+
+// The step that failed, if any, with its 1-based position.
+export function failedStep(steps: StepsView): { id: OnboardStepId; index: number; message: string } | null {
+  const i = OnboardStepId.options.findIndex((id) => steps[id].state === 'failed');
+  if (i < 0) return null;
+  const id = OnboardStepId.options[i];
+  return { id, index: i + 1, message: steps[id].message };
+}
