@@ -3,7 +3,7 @@
 // Targets: at most 2x the bare process, and under 60 MB.
 import { readFileSync } from 'node:fs';
 import { loadTestHosts } from '../test/hosts/hosts';
-import { asUser, operator, readPid, sh, startHarness } from '../test/support/harness';
+import { sshAs, operator, readPid, sh, startHarness } from '../test/support/harness';
 import { report } from './report';
 
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 60_000);
@@ -12,7 +12,7 @@ const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/
 
 export async function benchAgentMemory(): Promise<void> {
   const hosts = loadTestHosts();
-  const h = hosts.hosts.find((x) => x.name === 'h3')!;
+  const h = hosts.hosts.find((x) => x.name === 'h2')!;
   const user = h.users.deploy;
   sh(`test/hosts/reset-user.sh ${user}`);
   const hx = await startHarness({ reportIntervalMs: 3_000 });
@@ -22,7 +22,10 @@ export async function benchAgentMemory(): Promise<void> {
       { address: `ssh://${user}@${h.address}:${h.port}`, auth: { kind: 'key', privateKey: readFileSync(hosts.clientKey, 'utf8') }, acceptNewHostKey: true, name: 'mem' },
       operator,
     );
-    const bare = Number(asUser(user, `cd ~ && setsid nohup node -e 'setInterval(() => {}, 1 << 30)' > /dev/null 2>&1 < /dev/null & echo $!`).trim());
+    // Started over SSH exactly as onboarding starts the agent's supervisor.
+    const bare = Number(
+      sshAs(user, h, hosts.clientKey, `setsid nohup node -e 'setInterval(() => {}, 1 << 30)' > /dev/null 2>&1 < /dev/null & echo $!`).trim(),
+    );
     await new Promise((r) => setTimeout(r, IDLE_MS));
     const agentPid = readPid(user, 'agent');
     const agentRss = rssOf(agentPid);

@@ -13,7 +13,7 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 
 export async function benchOnboarding(): Promise<void> {
   const hosts = loadTestHosts();
-  const h = hosts.hosts.find((x) => x.name === 'h3')!;
+  const h = hosts.hosts.find((x) => x.name === 'h2')!;
   const user = h.users.deploy;
   const auth = { kind: 'key' as const, privateKey: readFileSync(hosts.clientKey, 'utf8') };
   const address = `ssh://${user}@${h.address}:${h.port}`;

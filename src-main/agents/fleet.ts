@@ -155,6 +155,7 @@ export class AgentLink {
     try {
       await this.connectOnce();
     } catch (err) {
+      if (this.stopped) return;
       this.deps.log('agent link failed', { node: this.row.name, error: err instanceof Error ? err.message : String(err) });
     }
     this.teardown();

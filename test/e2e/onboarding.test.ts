@@ -283,8 +283,12 @@ describe('bad input: a clear error, nothing half-done', () => {
     expect((await nodeInfo('pw')).status).toBe('online');
     // The password is sealed in the database, never in plain text.
     expect(readFileSync(join(hx.dataDir, 'podploy.db')).includes(Buffer.from(pass.password))).toBe(false);
-    r = await hx.cli(['node', 'remove', 'pw', '--yes']);
+    // Removal with --containers takes the user's containers too.
+    await sshPass('podman run -d --name doomed localhost/busybox:latest sleep 300 >/dev/null');
+    r = await hx.cli(['node', 'remove', 'pw', '--yes', '--containers']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("removed the user's containers");
+    expect(await sshPass('podman ps -a --format {{.Names}}')).not.toContain('doomed');
     await expectNothingLeft(pass.user);
   });
 
@@ -294,6 +298,16 @@ describe('bad input: a clear error, nothing half-done', () => {
     expect(r.stderr).toContain('Podman is not installed');
     expect(r.stderr).toContain('Nothing was changed on the server');
     expect(r.stderr).toContain('sudo -n apt-get install -y -q podman uidmap slirp4netns fuse-overlayfs');
+    await expectNothingLeft(bare);
+  });
+
+  it('missing Podman with consent: the install commands run through sudo, and a Podman still not found stops onboarding cleanly', async () => {
+    // apt-get finds Podman installed (the test hosts share this machine's packages) while this
+    // user's PATH hides it: the commands run for real, and the re-check catches what is missing.
+    const r = await hx.cli(['node', 'add', addr(bare, h2), '--key', hosts.clientKey, '--yes']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[3\/7\] … install/);
+    expect(r.stderr).toContain('still missing after installing: Podman is not installed');
     await expectNothingLeft(bare);
   });
 
@@ -331,6 +345,16 @@ describe('bad input: a clear error, nothing half-done', () => {
   });
 });
 
+
+// The password user over SSH with its password, as an operator would.
+async function sshPass(cmd: string): Promise<string> {
+  const s = await SshSession.connect({ user: pass.user, host: h1.address, port: h1.port }, { kind: 'password', password: pass.password }, { verifyHostKey: () => true });
+  try {
+    return await s.run(cmd, cmd);
+  } finally {
+    s.close();
+  }
+}
 
 function fingerprintOf(h: { address: string; port: number }): string {
   const out = sh(`ssh-keyscan -t ed25519 -p ${h.port} ${h.address} 2>/dev/null | ssh-keygen -lf - | awk '{print $2}'`).trim();
