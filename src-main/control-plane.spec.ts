@@ -101,3 +101,51 @@ describe('control plane core', () => {
     expect(sent.pop()).toMatchObject({ type: 'error', error: { message: 'malformed message' } });
   });
 });
+
+describe('apps', () => {
+  async function withNode() {
+    const { cp } = await start();
+    const { NodeStore } = await import('./nodes/node-store');
+    const { Vault } = await import('./crypto/vault');
+    const store = new NodeStore(cp.db, new Vault(cp.db, Buffer.alloc(32, 1)));
+    store.insert({
+      id: 'n-1', name: 'n1', host: '10.0.0.1', port: 22, sshUser: 'deploy', hostKeyFingerprint: 'SHA256:x', hostKey: 'AAAA',
+      auth: { kind: 'agent' }, agentPort: 7443, serviceMode: 'supervisor', agentVersion: '0.1.0', agentSha256: 'x',
+      facts: null, usage: null, labels: {}, lastSeenAt: null, createdAt: Date.now(),
+    });
+    return cp;
+  }
+  const spec = { name: 'web', node: 'n1', source: { kind: 'image' as const, image: 'localhost/app:v1' }, domains: ['web.example.com'] };
+
+  it('creates an app with every default, lists it, and audits it', async () => {
+    const cp = await withNode();
+    const a = await cp.router.invoke('apps.create', { spec }, cli);
+    expect(a).toMatchObject({ name: 'web', node: 'n1', currentRelease: null, spec: { port: 8080, health: { path: '/health', deadlineMs: 60000 } } });
+    expect((await cp.router.invoke('apps.list', {}, cli)).map((x) => x.name)).toEqual(['web']);
+    expect(await cp.router.invoke('apps.releases', { name: 'web' }, cli)).toEqual([]);
+    expect((await cp.router.invoke('audit.list', {}, cli))[0]).toMatchObject({ action: 'app.create', target: 'web', result: 'ok' });
+  });
+
+  it('refuses a taken name, a taken domain, an unknown node and bad input, creating nothing', async () => {
+    const cp = await withNode();
+    await cp.router.invoke('apps.create', { spec }, cli);
+    await expect(cp.router.invoke('apps.create', { spec }, cli)).rejects.toMatchObject({ code: 'conflict', message: "an app named 'web' exists already" });
+    await expect(cp.router.invoke('apps.create', { spec: { ...spec, name: 'api' } }, cli)).rejects.toMatchObject({
+      code: 'conflict',
+      message: "the domain web.example.com is already routed to app 'web'",
+    });
+    await expect(cp.router.invoke('apps.create', { spec: { ...spec, name: 'api', domains: [], node: 'ghost' } }, cli)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(cp.router.call('apps.create', { spec: { ...spec, name: 'api', env: { 'BAD-KEY': '1' } } }, cli)).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringContaining('an environment key is letters'),
+    });
+    expect((await cp.router.invoke('apps.list', {}, cli)).map((x) => x.name)).toEqual(['web']);
+  });
+
+  it('will not remove a node that still runs apps', async () => {
+    const cp = await withNode();
+    await cp.router.invoke('apps.create', { spec }, cli);
+    await expect(cp.router.invoke('nodes.remove', { name: 'n1' }, cli)).rejects.toMatchObject({ code: 'conflict', message: "node 'n1' still runs apps: web" });
+    expect((await cp.router.invoke('nodes.list', {}, cli)).map((n) => n.name)).toEqual(['n1']);
+  });
+});

@@ -12,6 +12,7 @@ import { loadOrCreateMasterKey } from './crypto/master-key';
 import { Vault } from './crypto/vault';
 import { openDatabase, type Db } from './db/database';
 import { nodeHandlers } from './nodes/node-service';
+import { appHandlers, appsOnNode } from './apps/app-service';
 import { NodeStore, toSummary } from './nodes/node-store';
 import { KnownHosts } from './ssh/known-hosts';
 import type { HostFacts } from './nodes/onboarding/detect';
@@ -84,7 +85,9 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       audit,
       publishChanged: (n) => router.publish('nodes.changed', n),
       publishRemoved: (name) => router.publish('nodes.removed', { name }),
+      appsOn: (nodeId) => appsOnNode(db, nodeId),
     }),
+    ...appHandlers({ db, nodes, audit, publishChanged: (a) => router.publish('apps.changed', a) }),
     'audit.list': async ({ limit, beforeId }) => audit.list(limit, beforeId),
   });
 

@@ -2,6 +2,9 @@
 // preload, the CLI and `podploy serve` all import these definitions; an operation is declared
 // here once and every transport carries it.
 import { z } from 'zod';
+import { AppName, AppSpec } from './app-spec';
+
+export * from './app-spec';
 
 export const NodeStatus = z.enum(['online', 'offline']);
 export type NodeStatus = z.infer<typeof NodeStatus>;
@@ -121,6 +124,31 @@ export const AuditEntry = z.object({
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
+export const ReleaseSummary = z.object({
+  id: z.string(),
+  number: z.number().int(),
+  imageRef: z.string(),
+  imageDigest: z.string().nullable(),
+  status: z.enum(['pending', 'deploying', 'live', 'failed', 'superseded']),
+  failedStep: z.string().nullable(),
+  reason: z.string().nullable(),
+  createdBy: z.string(),
+  createdAt: z.number(),
+  finishedAt: z.number().nullable(),
+});
+export type ReleaseSummary = z.infer<typeof ReleaseSummary>;
+
+export const AppSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  node: z.string(),
+  spec: AppSpec,
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  currentRelease: ReleaseSummary.nullable(),
+});
+export type AppSummary = z.infer<typeof AppSummary>;
+
 export const Session = z.object({ user: z.string(), source: z.string(), version: z.string() });
 
 // Every operation: its input, its output and, for long work, the shape of its progress.
@@ -138,6 +166,10 @@ export const procedures = {
     input: z.object({ name: z.string().min(1), labels: z.record(z.string(), z.string()) }),
     output: NodeSummary,
   },
+  'apps.create': { input: z.object({ spec: AppSpec }), output: AppSummary },
+  'apps.list': { input: z.object({}), output: z.array(AppSummary) },
+  'apps.get': { input: z.object({ name: AppName }), output: AppSummary },
+  'apps.releases': { input: z.object({ name: AppName }), output: z.array(ReleaseSummary) },
   'audit.list': {
     input: z.object({ limit: z.number().int().min(1).max(1000).default(200), beforeId: z.number().int().optional() }),
     output: z.array(AuditEntry),
@@ -146,6 +178,7 @@ export const procedures = {
 
 // Live topics a client may subscribe to.
 export const topics = {
+  'apps.changed': AppSummary,
   'nodes.changed': NodeSummary,
   'nodes.removed': z.object({ name: z.string() }),
   'audit.appended': AuditEntry,

@@ -1,4 +1,4 @@
-import type { AuditEntry, NodeSummary, OnboardProgress } from '../api/contract';
+import type { AppSummary, AuditEntry, NodeSummary, OnboardProgress, ReleaseSummary } from '../api/contract';
 
 const MARK: Record<OnboardProgress['state'], string> = { running: '…', done: '✓', unchanged: '=', skipped: '-', failed: '✗' };
 
@@ -91,5 +91,50 @@ export function formatAudit(rows: AuditEntry[]): string {
   return table([
     ['WHEN', 'WHO', 'SOURCE', 'ACTION', 'TARGET', 'RESULT', 'DETAIL'],
     ...rows.map((r) => [new Date(r.at).toISOString().replace('T', ' ').slice(0, 19), r.actor, r.source, r.action, r.target, r.result, r.detail.slice(0, 80)]),
+  ]);
+}
+
+export function formatAppList(apps: AppSummary[]): string {
+  if (!apps.length) return 'No apps yet. Declare one with: podploy app create NAME --node NODE --image REF\n';
+  return table([
+    ['NAME', 'NODE', 'SOURCE', 'PORT', 'DOMAINS', 'RELEASE'],
+    ...apps.map((a) => [
+      a.name,
+      a.node,
+      a.spec.source.kind === 'image' ? a.spec.source.image : `${a.spec.source.url}#${a.spec.source.ref}`,
+      String(a.spec.port),
+      a.spec.domains.join(',') || '-',
+      a.currentRelease ? `v${a.currentRelease.number} ${a.currentRelease.status}` : 'never deployed',
+    ]),
+  ]);
+}
+
+export function formatAppInfo(a: AppSummary): string {
+  const s = a.spec;
+  const h = s.health;
+  const lines: [string, string][] = [
+    ['name', a.name],
+    ['node', a.node],
+    ['source', s.source.kind === 'image' ? `image ${s.source.image}` : `git ${s.source.url} ref ${s.source.ref} (${s.source.containerfile})`],
+    ['command', s.command.join(' ') || '(image default)'],
+    ['port', String(s.port)],
+    ['domains', s.domains.join(', ') || '-'],
+    ['env', Object.keys(s.env).join(', ') || '-'],
+    ['volumes', s.volumes.map((v) => `${v.name}:${v.path}`).join(', ') || '-'],
+    ['health', `${h.kind === 'http' ? `HTTP GET ${h.path}` : 'TCP connect'} every ${h.intervalMs} ms, timeout ${h.timeoutMs} ms, healthy after ${h.healthyThreshold}, unhealthy after ${h.unhealthyThreshold}, start period ${h.startPeriodMs} ms, deadline ${h.deadlineMs} ms`],
+    ['limits', `${s.cpus ? `${s.cpus} CPU` : 'no CPU limit'}, ${s.memoryMb ? `${s.memoryMb} MiB` : 'no memory limit'}`],
+    ['stop grace', `${s.stopGraceMs} ms`],
+    ['drain', `${s.drainMs} ms`],
+    ['release', a.currentRelease ? `v${a.currentRelease.number} ${a.currentRelease.status}` : 'never deployed'],
+  ];
+  const w = Math.max(...lines.map(([k]) => k.length));
+  return lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+}
+
+export function formatReleases(rows: ReleaseSummary[]): string {
+  if (!rows.length) return 'No releases yet.\n';
+  return table([
+    ['RELEASE', 'STATUS', 'IMAGE', 'DIGEST', 'BY', 'WHEN', 'REASON'],
+    ...rows.map((r) => [`v${r.number}`, r.status, r.imageRef, r.imageDigest?.slice(0, 19) ?? '-', r.createdBy, new Date(r.createdAt).toISOString().slice(0, 19), r.reason ?? '']),
   ]);
 }

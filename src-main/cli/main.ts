@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { ApiError, type NodeSummary, type OnboardProgress, type SshAuth } from '../api/contract';
+import { ApiError, parseEnvPairs, type AppSpecInput, type NodeSummary, type OnboardProgress, type SshAuth } from '../api/contract';
 import { connectApi, DEFAULT_URL, type Connection } from './api-connection';
 import { defaultDataDir } from './data-dir';
-import { formatAudit, formatNodeInfo, formatNodeList, formatProgress } from './format';
+import { formatAppInfo, formatAppList, formatAudit, formatNodeInfo, formatNodeList, formatProgress, formatReleases } from './format';
 import { runServe } from './serve';
 
 const program = new Command();
@@ -137,6 +137,84 @@ node
       else process.stdout.write(`removed ${r.removed}:\n${r.steps.map((s) => `  - ${s}`).join('\n')}\n`);
     });
   });
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const app = program.command('app').description('declare apps: what runs, where, and how its health is checked');
+
+app
+  .command('create')
+  .description('declare an app on a node (deploy it with `podploy deploy`)')
+  .argument('<name>')
+  .requiredOption('--node <node>', 'the node it runs on')
+  .option('--image <ref>', 'image reference, e.g. docker.io/library/nginx:1.27')
+  .option('--git <url>', 'git repository with a Containerfile/Dockerfile, built on the node')
+  .option('--ref <ref>', 'git ref to build', 'main')
+  .option('--port <port>', 'the port the container listens on', (v) => Number(v))
+  .option('--domain <domain>', 'a domain routed to the app (repeatable)', collect, [])
+  .option('--health <path>', 'HTTP health check path')
+  .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
+  .option('--json', 'print JSON')
+  .action(async (name: string, o: { node: string; image?: string; git?: string; ref: string; port?: number; domain: string[]; health?: string; env: string[]; json?: boolean }) => {
+    if (!!o.image === !!o.git) fail(new ApiError('invalid_input', 'give exactly one source: --image REF or --git URL'));
+    let env: Record<string, string> = {};
+    try {
+      env = parseEnvPairs(o.env);
+    } catch (err) {
+      fail(new ApiError('invalid_input', `--env ${(err as Error).message}`));
+    }
+    const spec: AppSpecInput = {
+      name,
+      node: o.node,
+      source: o.image ? { kind: 'image', image: o.image } : { kind: 'git', url: o.git!, ref: o.ref },
+      env,
+      domains: o.domain,
+      ...(o.port !== undefined ? { port: o.port } : {}),
+      ...(o.health ? { health: { path: o.health } } : {}),
+    };
+    await withApi(async ({ client }) => {
+      const a = await client.call('apps.create', { spec });
+      if (o.json) print(a);
+      else process.stdout.write(`created app ${a.name} on ${a.node}; deploy it with: podploy deploy ${a.name}\n`);
+    });
+  });
+
+app
+  .command('list')
+  .description('list apps with their node and live release')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }) =>
+    withApi(async ({ client }) => {
+      const rows = await client.call('apps.list', {});
+      if (o.json) print(rows);
+      else process.stdout.write(formatAppList(rows));
+    }),
+  );
+
+app
+  .command('info')
+  .description("show an app's configuration with every default")
+  .argument('<name>')
+  .option('--json', 'print JSON')
+  .action(async (name: string, o: { json?: boolean }) =>
+    withApi(async ({ client }) => {
+      const a = await client.call('apps.get', { name });
+      if (o.json) print(a);
+      else process.stdout.write(formatAppInfo(a));
+    }),
+  );
+
+program
+  .command('releases')
+  .description("list an app's releases, newest first")
+  .argument('<app>')
+  .option('--json', 'print JSON')
+  .action(async (name: string, o: { json?: boolean }) =>
+    withApi(async ({ client }) => {
+      const rows = await client.call('apps.releases', { name });
+      if (o.json) print(rows);
+      else process.stdout.write(formatReleases(rows));
+    }),
+  );
 
 program
   .command('audit')

@@ -69,3 +69,41 @@ export const settings = sqliteTable('settings', {
   name: text('name').primaryKey(),
   value: text('value').notNull(),
 });
+
+export const apps = sqliteTable(
+  'apps',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    nodeId: text('node_id')
+      .notNull()
+      .references(() => nodes.id),
+    // The AppSpec (src-main/api/app-spec.ts) as last saved; each release freezes its own copy.
+    spec: text('spec', { mode: 'json' }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('apps_name_unique').on(t.name)],
+);
+
+export const releases = sqliteTable(
+  'releases',
+  {
+    id: text('id').primaryKey(),
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    number: integer('number').notNull(),
+    imageRef: text('image_ref').notNull(),
+    imageDigest: text('image_digest'),
+    spec: text('spec', { mode: 'json' }).notNull(),
+    secretVersion: integer('secret_version').notNull(),
+    status: text('status', { enum: ['pending', 'deploying', 'live', 'failed', 'superseded'] }).notNull(),
+    failedStep: text('failed_step'),
+    reason: text('reason'),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [uniqueIndex('releases_app_number').on(t.appId, t.number)],
+);

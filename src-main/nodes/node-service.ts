@@ -23,6 +23,7 @@ export interface NodeServiceDeps extends OnboardDeps {
   nodes: NodeStore;
   publishChanged: (n: NodeSummary) => void;
   publishRemoved: (name: string) => void;
+  appsOn: (nodeId: string) => string[];
 }
 
 const PROBE_DONE = new ApiError('internal', 'probe complete');
@@ -84,6 +85,10 @@ export function nodeHandlers(d: NodeServiceDeps): Pick<Handlers, 'nodes.list' | 
     'nodes.remove': async ({ name, removeContainers }, ctx) =>
       d.audit.around(ctx, 'node.remove', name, async () => {
         const row = d.nodes.require(name);
+        const hosted = d.appsOn(row.id);
+        if (hosted.length) {
+          throw new ApiError('conflict', `node '${name}' still runs apps: ${hosted.join(', ')}`, 'delete or move those apps first; nothing was changed');
+        }
         const steps: string[] = [];
         const ssh = await SshSession.connect({ user: row.sshUser, host: row.host, port: row.port }, d.nodes.auth(row), {
           verifyHostKey: d.knownHosts.verifier(row.host, row.port, {}),

@@ -1,0 +1,112 @@
+// An app's configuration, as the operator declares it. Pure (zod only): the UI shows these
+// defaults, the CLI and the API validate with the same schema, and a release freezes one copy.
+import { z } from 'zod';
+
+export const HEALTH_DEFAULTS = {
+  path: '/health',
+  intervalMs: 1_000,
+  timeoutMs: 5_000,
+  healthyThreshold: 1,
+  unhealthyThreshold: 3,
+  startPeriodMs: 0,
+  deadlineMs: 60_000,
+} as const;
+
+export const DEPLOY_DEFAULTS = {
+  port: 8080,
+  stopGraceMs: 10_000,
+  drainMs: 30_000,
+  keepReleases: 5,
+} as const;
+
+const RESERVED_ENV = /^PODPLOY_/;
+
+export const AppName = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, 'an app name is 1-40 lowercase letters, digits or dashes, not starting or ending with a dash');
+
+export const EnvKey = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment key is letters, digits and underscores, not starting with a digit')
+  .refine((k) => !RESERVED_ENV.test(k), 'environment keys starting with PODPLOY_ are reserved');
+
+// zod reports a bad record key only as "Invalid key in record"; this names what is wrong.
+export const EnvMap = z.record(z.string(), z.string()).superRefine((env, ctx) => {
+  for (const key of Object.keys(env)) {
+    const r = EnvKey.safeParse(key);
+    if (!r.success) ctx.addIssue({ code: 'custom', path: [key], message: r.error.issues[0].message });
+  }
+});
+
+export const Domain = z
+  .string()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'not a valid domain name');
+
+// An image reference: [registry[:port]/]path[:tag][@sha256:digest].
+export const ImageRef = z
+  .string()
+  .regex(
+    /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+    'not a valid image reference (e.g. docker.io/library/nginx:1.27 or localhost/app:v2)',
+  );
+
+export const AppSource = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('image'), image: ImageRef }),
+  z.object({
+    kind: z.literal('git'),
+    url: z.string().min(1).refine((u) => /^(https?:\/\/|ssh:\/\/|git@|file:\/\/|\/)/.test(u), 'a git URL is https://, ssh://, git@host:path, file:// or an absolute path'),
+    ref: z.string().min(1).default('main'),
+    containerfile: z.string().min(1).default('Containerfile'),
+  }),
+]);
+
+export const HealthCheck = z
+  .object({
+    kind: z.enum(['http', 'tcp']).default('http'),
+    path: z.string().startsWith('/', 'a health path starts with /').default(HEALTH_DEFAULTS.path),
+    intervalMs: z.number().int().min(100).max(60_000).default(HEALTH_DEFAULTS.intervalMs),
+    timeoutMs: z.number().int().min(100).max(60_000).default(HEALTH_DEFAULTS.timeoutMs),
+    healthyThreshold: z.number().int().min(1).max(10).default(HEALTH_DEFAULTS.healthyThreshold),
+    unhealthyThreshold: z.number().int().min(1).max(10).default(HEALTH_DEFAULTS.unhealthyThreshold),
+    startPeriodMs: z.number().int().min(0).max(600_000).default(HEALTH_DEFAULTS.startPeriodMs),
+    deadlineMs: z.number().int().min(1_000).max(1_800_000).default(HEALTH_DEFAULTS.deadlineMs),
+  })
+  .refine((h) => h.timeoutMs <= h.deadlineMs, { message: 'the health timeout must not exceed the deadline', path: ['timeoutMs'] });
+
+export const Volume = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'a volume name is lowercase letters, digits, dots, dashes and underscores'),
+  path: z.string().startsWith('/', 'a mount path is absolute'),
+});
+
+export const AppSpec = z.object({
+  name: AppName,
+  node: z.string().min(1),
+  source: AppSource,
+  command: z.array(z.string()).default([]),
+  env: EnvMap.default({}),
+  port: z.number().int().min(1).max(65_535).default(DEPLOY_DEFAULTS.port),
+  domains: z.array(Domain).default([]),
+  volumes: z.array(Volume).default([]),
+  health: HealthCheck.default(HealthCheck.parse({})),
+  cpus: z.number().positive().max(256).optional(),
+  memoryMb: z.number().int().min(6).max(1_048_576).optional(),
+  stopGraceMs: z.number().int().min(0).max(600_000).default(DEPLOY_DEFAULTS.stopGraceMs),
+  drainMs: z.number().int().min(0).max(600_000).default(DEPLOY_DEFAULTS.drainMs),
+});
+export type AppSpec = z.output<typeof AppSpec>;
+export type AppSpecInput = z.input<typeof AppSpec>;
+
+// Parses KEY=VALUE pairs (CLI flags, pasted text) into an env map, naming the bad entry.
+export function parseEnvPairs(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i < 1) throw new Error(`'${p}' is not KEY=VALUE`);
+    const key = p.slice(0, i);
+    const checked = EnvKey.safeParse(key);
+    if (!checked.success) throw new Error(`'${key}': ${checked.error.issues[0].message}`);
+    env[key] = p.slice(i + 1);
+  }
+  return env;
+}
