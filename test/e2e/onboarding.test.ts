@@ -223,6 +223,23 @@ describe('onboarding a fresh server over SSH', () => {
     await waitFor('online again', async () => (await nodeInfo('h1')).status === 'online', 45_000);
   });
 
+  it('a restarted control plane reconnects to its nodes from its own state', async () => {
+    const { dataDir, token } = hx;
+    await hx.close();
+    hx = await startHarness({ dataDir, token });
+    expect(hx.cp.firstAdminToken).toBeNull();
+    const t = Date.now();
+    await waitFor('a report after the restart', async () => {
+      const n = await nodeInfo('h1');
+      return n.status === 'online' && n.lastSeenAt! > t;
+    }, 30_000);
+    // The agent holds the node's labels; the control plane takes them from its handshake (the
+    // raw signed command of the wire test above set them last).
+    const onNode = JSON.parse(readFileSync(`${AGENT_DIR_OF(user1)}/state/labels.json`, 'utf8'));
+    expect(JSON.stringify(onNode)).toContain('"a"');
+    expect((await nodeInfo('h1')).labels).toEqual({ a: '1' });
+  });
+
   it('removes a node: agent stopped, files gone, the user’s containers left alone', async () => {
     sshAs(user1, h1, hosts.clientKey, 'podman run -d --name keepme localhost/busybox:latest sleep 300 >/dev/null');
     const r = await hx.cli(['node', 'remove', 'h1', '--yes']);

@@ -22,11 +22,11 @@ export interface Harness {
 
 // A real control plane in this process, with its HTTP/WebSocket API on a loopback port, and the
 // real CLI run as a child process against it.
-export async function startHarness(opts: Partial<ControlPlaneOptions> = {}): Promise<Harness> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pp-e2e-'));
-  const cp = await createControlPlane({ dataDir, reportIntervalMs: 1_000, ...opts });
+export async function startHarness(opts: Partial<ControlPlaneOptions> & { token?: string } = {}): Promise<Harness> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'pp-e2e-'));
+  const cp = await createControlPlane({ reportIntervalMs: 1_000, ...opts, dataDir });
   const http = await startHttpServer(cp, '127.0.0.1:0');
-  const token = cp.firstAdminToken!;
+  const token = cp.firstAdminToken ?? opts.token!;
   return {
     cp,
     url: http.url,
