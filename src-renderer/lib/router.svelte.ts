@@ -1,10 +1,13 @@
 // Hash routing: works the same from file:// (Electron) and from `podploy serve`.
-export type Route = { page: 'nodes' } | { page: 'node'; name: string } | { page: 'audit' };
+export type Route = { page: 'nodes' } | { page: 'node'; name: string } | { page: 'apps' } | { page: 'app'; name: string } | { page: 'audit' };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
   const node = /^\/nodes\/([^/]+)$/.exec(path);
   if (node) return { page: 'node', name: decodeURIComponent(node[1]) };
+  const app = /^\/apps\/([^/]+)$/.exec(path);
+  if (app) return { page: 'app', name: decodeURIComponent(app[1]) };
+  if (path === '/apps') return { page: 'apps' };
   if (path === '/audit') return { page: 'audit' };
   return { page: 'nodes' };
 }
@@ -13,10 +16,14 @@ export function routeHref(route: Route): string {
   switch (route.page) {
     case 'nodes':
       return '#/nodes';
+    case 'apps':
+      return '#/apps';
     case 'audit':
       return '#/audit';
     case 'node':
       return `#/nodes/${encodeURIComponent(route.name)}`;
+    case 'app':
+      return `#/apps/${encodeURIComponent(route.name)}`;
   }
 }
 
