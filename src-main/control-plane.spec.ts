@@ -148,4 +148,15 @@ describe('apps', () => {
     await expect(cp.router.invoke('nodes.remove', { name: 'n1' }, cli)).rejects.toMatchObject({ code: 'conflict', message: "node 'n1' still runs apps: web" });
     expect((await cp.router.invoke('nodes.list', {}, cli)).map((n) => n.name)).toEqual(['n1']);
   });
+
+  it('deletes an app, announces it, and says so for an unknown one', async () => {
+    const cp = await withNode();
+    await cp.router.invoke('apps.create', { spec }, cli);
+    const seen: string[] = [];
+    cp.router.subscribe('apps.deleted', (e) => seen.push(e.name));
+    expect(await cp.router.invoke('apps.delete', { name: 'web' }, cli)).toEqual({ deleted: 'web' });
+    expect(seen).toEqual(['web']);
+    expect(await cp.router.invoke('apps.list', {}, cli)).toEqual([]);
+    await expect(cp.router.invoke('apps.delete', { name: 'web' }, cli)).rejects.toMatchObject({ code: 'not_found' });
+  });
 });

@@ -87,7 +87,13 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       publishRemoved: (name) => router.publish('nodes.removed', { name }),
       appsOn: (nodeId) => appsOnNode(db, nodeId),
     }),
-    ...appHandlers({ db, nodes, audit, publishChanged: (a) => router.publish('apps.changed', a) }),
+    ...appHandlers({
+      db,
+      nodes,
+      audit,
+      publishChanged: (a) => router.publish('apps.changed', a),
+      publishDeleted: (name) => router.publish('apps.deleted', { name }),
+    }),
     'audit.list': async ({ limit, beforeId }) => audit.list(limit, beforeId),
   });
 

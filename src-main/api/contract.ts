@@ -170,6 +170,7 @@ export const procedures = {
   'apps.list': { input: z.object({}), output: z.array(AppSummary) },
   'apps.get': { input: z.object({ name: AppName }), output: AppSummary },
   'apps.releases': { input: z.object({ name: AppName }), output: z.array(ReleaseSummary) },
+  'apps.delete': { input: z.object({ name: AppName }), output: z.object({ deleted: z.string() }) },
   'audit.list': {
     input: z.object({ limit: z.number().int().min(1).max(1000).default(200), beforeId: z.number().int().optional() }),
     output: z.array(AuditEntry),
@@ -179,6 +180,7 @@ export const procedures = {
 // Live topics a client may subscribe to.
 export const topics = {
   'apps.changed': AppSummary,
+  'apps.deleted': z.object({ name: z.string() }),
   'nodes.changed': NodeSummary,
   'nodes.removed': z.object({ name: z.string() }),
   'audit.appended': AuditEntry,

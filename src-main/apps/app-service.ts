@@ -15,6 +15,7 @@ export interface AppServiceDeps {
   nodes: NodeStore;
   audit: AuditLog;
   publishChanged: (a: AppSummary) => void;
+  publishDeleted: (name: string) => void;
 }
 
 export function toReleaseSummary(r: ReleaseRow): ReleaseSummary {
@@ -23,7 +24,7 @@ export function toReleaseSummary(r: ReleaseRow): ReleaseSummary {
 }
 
 // Apps: declared once, validated against the contract's AppSpec, bound to one node.
-export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | 'apps.list' | 'apps.get' | 'apps.releases'> {
+export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | 'apps.list' | 'apps.get' | 'apps.releases' | 'apps.delete'> {
   const byName = (name: string) => d.db.select().from(apps).where(eq(apps.name, name)).get() ?? null;
   const requireApp = (name: string) => {
     const row = byName(name);
@@ -55,6 +56,16 @@ export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | '
       }),
     'apps.list': async () => d.db.select().from(apps).orderBy(apps.name).all().map(summary),
     'apps.get': async ({ name }) => summary(requireApp(name)),
+    // Apps have no deployed containers yet (deploys come next), so deleting is the declaration.
+    'apps.delete': async ({ name }, ctx) =>
+      d.audit.around(ctx, 'app.delete', name, async () => {
+        const app = requireApp(name);
+        const deployed = d.db.select().from(releases).where(eq(releases.appId, app.id)).all().some((r) => r.status === 'live' || r.status === 'deploying');
+        if (deployed) throw new ApiError('conflict', `app '${name}' has a live release`, 'stop it before deleting');
+        d.db.delete(apps).where(eq(apps.id, app.id)).run();
+        d.publishDeleted(name);
+        return { deleted: name };
+      }),
     'apps.releases': async ({ name }) => {
       const app = requireApp(name);
       return d.db.select().from(releases).where(eq(releases.appId, app.id)).orderBy(desc(releases.number)).all().map(toReleaseSummary);

@@ -203,6 +203,24 @@ app
     }),
   );
 
+app
+  .command('delete')
+  .description('delete an app that has no live release')
+  .argument('<name>')
+  .option('-y, --yes', 'do not ask for confirmation')
+  .option('--json', 'print JSON')
+  .action(async (name: string, o: { yes?: boolean; json?: boolean }) => {
+    if (!o.yes) {
+      if (!process.stdin.isTTY) fail(new ApiError('invalid_input', `deleting '${name}' needs confirmation`, 'pass --yes'));
+      if (!(await confirm(`Delete app '${name}'?`))) fail(new ApiError('invalid_input', 'cancelled; nothing was changed'));
+    }
+    await withApi(async ({ client }) => {
+      const r = await client.call('apps.delete', { name });
+      if (o.json) print(r);
+      else process.stdout.write(`deleted app ${r.deleted}\n`);
+    });
+  });
+
 program
   .command('releases')
   .description("list an app's releases, newest first")
