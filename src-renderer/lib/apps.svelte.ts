@@ -1,4 +1,4 @@
-// The apps as the UI sees them: loaded once per connection, then kept current by 'apps.changed'.
+// The apps as the UI sees them: loaded once per connection, then kept current by the live topics.
 import type { ApiClient, AppSummary } from '../../src-main/api/contract';
 
 class AppsStore {
@@ -10,9 +10,16 @@ class AppsStore {
     return this.list.find((a) => a.name === name);
   }
 
-  // Subscribes to the live topic; returns the function that stops it.
+  // Subscribes to the live topics; returns the function that stops them.
   bind(client: ApiClient): () => void {
-    return client.subscribe('apps.changed', (app) => this.upsert(app));
+    const offChanged = client.subscribe('apps.changed', (app) => this.upsert(app));
+    const offDeleted = client.subscribe('apps.deleted', ({ name }) => {
+      this.list = this.list.filter((a) => a.name !== name);
+    });
+    return () => {
+      offChanged();
+      offDeleted();
+    };
   }
 
   async reload(client: ApiClient): Promise<void> {

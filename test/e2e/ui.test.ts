@@ -220,6 +220,40 @@ describe('the web UI, in Chromium, against a real control plane and a real host'
     expect(await nodesPage.rows.count()).toBe(1);
   });
 
+  it('creates an app on the node through the dialog (g p, c), refusing bad input inline, with every default shown', async () => {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('g');
+    await page.keyboard.press('p');
+    await page.getByRole('heading', { name: 'Apps', exact: true }).waitFor();
+    await page.getByText('No apps yet').waitFor();
+    await page.keyboard.press('c');
+    const dialog = page.locator('dialog[open]');
+    await dialog.getByLabel('Name').fill('Bad_Name');
+    await dialog.getByLabel('Image reference').fill('localhost/podploy-test-app:latest');
+    await dialog.getByRole('button', { name: /Create app/ }).click();
+    await dialog.getByText('an app name is 1-40 lowercase letters').waitFor();
+    expect(await hx.cp.router.invoke('apps.list', {}, operator)).toEqual([]);
+    await dialog.getByLabel('Name').fill('web');
+    await dialog.getByLabel(/Environment/).fill('GREETING=hello');
+    await screenshot(page, '12a-create-app');
+    await dialog.getByRole('button', { name: /Create app/ }).click();
+    await page.getByRole('heading', { name: 'web', exact: true }).waitFor();
+    await page.getByText('No releases yet').waitFor();
+    const body = await page.locator('main').innerText();
+    expect(body).toContain('every 1 s');
+    expect(body).toContain('GREETING');
+    expect(body).not.toContain('hello');
+    await screenshot(page, '12b-app-detail');
+    const created = await hx.cp.router.invoke('apps.get', { name: 'web' }, operator);
+    expect(created).toMatchObject({ node: NAME, spec: { env: { GREETING: 'hello' }, health: { intervalMs: 1000 } } });
+    // A node that runs apps cannot be removed; the app goes first.
+    await hx.cp.router.invoke('apps.delete', { name: 'web' }, operator);
+    await page.keyboard.press('g');
+    await page.keyboard.press('p');
+    await page.getByText('No apps yet').waitFor();
+    await shell.nodesLink.click();
+  });
+
   it('removes the node from its detail page, and the server is cleaned up', async () => {
     await nodesPage.row(NAME).click();
     await detail.heading(NAME).waitFor();
