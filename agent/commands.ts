@@ -27,17 +27,22 @@ export class CommandExecutor {
 
   // Throws CommandRejected (the command must not be obeyed) or UnknownCommand.
   execute(signed: SignedCommand): CommandResult {
+    const envelope = this.verify(signed);
+    const result = this.apply(envelope);
+    this.deps.log.info({ event: 'command_applied', actor: envelope.actor, nonce: envelope.nonce, command: commandName(envelope) }, result.message);
+    return result;
+  }
+
+  // The envelope of a command this node must obey (its nonce is now spent), for every RPC that
+  // carries a SignedCommand (Execute, Deploy); throws CommandRejected, logged, otherwise.
+  verify(signed: SignedCommand): CommandEnvelope {
     const { nodeId, commandKey, nonces, log } = this.deps;
-    let envelope: CommandEnvelope;
     try {
-      envelope = verifyCommand(signed, commandKey, { nodeId, nonces, now: this.deps.now?.() });
+      return verifyCommand(signed, commandKey, { nodeId, nonces, now: this.deps.now?.() });
     } catch (err) {
       if (err instanceof CommandRejected) log.warn({ event: 'command_rejected', reason: err.reason, detail: err.message }, 'command rejected');
       throw err;
     }
-    const result = this.apply(envelope);
-    log.info({ event: 'command_applied', actor: envelope.actor, nonce: envelope.nonce, command: commandName(envelope) }, result.message);
-    return result;
   }
 
   private apply(envelope: CommandEnvelope): CommandResult {
@@ -45,11 +50,14 @@ export class CommandExecutor {
       const labels = this.deps.labels.replace(envelope.setLabels.labels);
       return { ok: true, message: `labels set (${Object.keys(labels).length})`, labels };
     }
+    if (envelope.deployApp) throw new UnknownCommand('a signed deploy_app goes through the Deploy RPC (it streams its steps), not Execute');
     this.deps.log.warn({ event: 'command_unknown', actor: envelope.actor, nonce: envelope.nonce }, 'signed command of an unknown kind');
     throw new UnknownCommand('the signed command carries no command this agent knows; upgrade the agent');
   }
 }
 
-function commandName(envelope: CommandEnvelope): string {
-  return envelope.setLabels ? 'set_labels' : 'unknown';
+export function commandName(envelope: CommandEnvelope): string {
+  if (envelope.setLabels) return 'set_labels';
+  if (envelope.deployApp) return 'deploy_app';
+  return 'unknown';
 }

@@ -47,6 +47,24 @@ describe('agent config', () => {
     }
   });
 
+  it('takes the ingress listen address and the caddy binary, and checks them', () => {
+    const c = validateAgentConfig({ ...valid, ingressHttpListen: '127.0.0.1:8080', caddyBinary: 'bin/caddy' }, '/srv/agent/config.json');
+    expect(c.ingressHttpListen).toBe('127.0.0.1:8080');
+    expect(c.caddyBinary).toBe('/srv/agent/bin/caddy');
+    expect(validateAgentConfig({ ...valid, ingressHttpListen: ':80', caddyBinary: 'caddy' }, '/a/config.json')).toMatchObject({ ingressHttpListen: ':80', caddyBinary: 'caddy' });
+    expect(validateAgentConfig({ ...valid, ingressHttpListen: '[::1]:80' }, '/a/config.json').ingressHttpListen).toBe('[::1]:80');
+    try {
+      validateAgentConfig({ ...valid, ingressHttpListen: '80', caddyBinary: '' }, '/a/config.json');
+      expect.unreachable();
+    } catch (err) {
+      expect((err as AgentConfigError).problems).toEqual([
+        'ingressHttpListen must be "host:port" or ":port" (e.g. ":80", "127.0.0.1:8080")',
+        'caddyBinary must be a non-empty string (a name in PATH or an absolute path)',
+      ]);
+    }
+    expect(() => validateAgentConfig({ ...valid, ingressHttpListen: ':70000' }, '/a/config.json')).toThrow('ingressHttpListen');
+  });
+
   it('names the file that does not parse', () => {
     const path = join(dir, 'broken.json');
     writeFileSync(path, '{');

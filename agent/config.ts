@@ -56,6 +56,12 @@ export function validateAgentConfig(raw: unknown, configPath: string): AgentConf
   if (c.logLevel !== undefined && !LOG_LEVELS.includes(c.logLevel as (typeof LOG_LEVELS)[number])) {
     problems.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  if (c.ingressHttpListen !== undefined && !validListen(c.ingressHttpListen)) {
+    problems.push('ingressHttpListen must be "host:port" or ":port" (e.g. ":80", "127.0.0.1:8080")');
+  }
+  if (c.caddyBinary !== undefined && (typeof c.caddyBinary !== 'string' || c.caddyBinary.trim() === '')) {
+    problems.push('caddyBinary must be a non-empty string (a name in PATH or an absolute path)');
+  }
   if (problems.length > 0) throw new AgentConfigError(configPath, problems);
 
   return {
@@ -65,7 +71,23 @@ export function validateAgentConfig(raw: unknown, configPath: string): AgentConf
     ...paths,
     manageJobs: manageJobs as ManagedJob[],
     ...(c.logLevel ? { logLevel: c.logLevel as AgentConfig['logLevel'] } : {}),
+    ...(c.ingressHttpListen !== undefined ? { ingressHttpListen: c.ingressHttpListen as string } : {}),
+    ...(c.caddyBinary !== undefined ? { caddyBinary: absoluteOrName(base, c.caddyBinary as string) } : {}),
   };
+}
+
+// Caddy's listen forms the agent accepts: ":port", "host:port", "[v6]:port".
+function validListen(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(value);
+  if (!m) return false;
+  const port = Number(m[2]);
+  return port >= 1 && port <= MAX_PORT;
+}
+
+// A bare name ("caddy") is looked up in PATH; a path with a slash is taken from the config folder.
+function absoluteOrName(base: string, value: string): string {
+  return value.includes('/') ? absoluteFrom(base, value) : value;
 }
 
 function absoluteFrom(base: string, path: string): string {

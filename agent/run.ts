@@ -1,7 +1,10 @@
-// `podploy-agent run`: the gRPC server, until SIGTERM or SIGINT.
+// `podploy-agent run`: the gRPC server, the Deployer and the node's ingress (Caddy and the slot
+// gates), until SIGTERM or SIGINT.
 import type { AgentConfig } from '../proto/agent-config';
 import { CommandExecutor } from './commands';
 import { loadAgentTls } from './config';
+import { Deployer } from './deploy/deploy-app';
+import { IngressRuntime } from './ingress/runtime';
 import { fileLogger } from './logger';
 import { PodmanClient } from './podman/client';
 import { createAgentService, startAgentServer } from './server';
@@ -17,13 +20,27 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     const nonces = new NonceFileStore(config.stateDir);
     const podman = new PodmanClient(config.podmanSocket);
     const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, log });
-    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now() });
+    // The ingress reads the Deployer's live slots when it restores the gates (at start, below);
+    // the Deployer finds each app's slots and gates in the ingress.
+    const ingress: IngressRuntime = new IngressRuntime({
+      stateDir: config.stateDir,
+      runDir: config.runDir,
+      logDir: config.logDir,
+      httpListen: config.ingressHttpListen,
+      caddyBinary: config.caddyBinary,
+      live: (app) => deployer.state.live(app),
+      deploying: () => deployer.inProgressApps(),
+      log,
+    });
+    const deployer: Deployer = new Deployer({ podman, caddy: ingress.caddy.admin, gates: ingress, stateDir: config.stateDir, log });
+    await ingress.start();
+    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys: { deployer, ingress } });
     const server = await startAgentServer(config.listenHost, config.listenPort, tls, service);
-    log.info({ event: 'agent_started', version: AGENT_VERSION, nodeId: config.nodeId, listen: `${config.listenHost}:${server.port}` }, 'agent listening');
+    log.info({ event: 'agent_started', version: AGENT_VERSION, nodeId: config.nodeId, listen: `${config.listenHost}:${server.port}`, apps: Object.keys(ingress.known()).length }, 'agent listening');
 
     const shutdown = (signal: string) => {
       log.info({ event: 'agent_stopping', signal }, 'agent stopping');
-      server.stop().then(() => process.exit(0));
+      Promise.allSettled([server.stop(), ingress.stop()]).then(() => process.exit(0));
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

@@ -1,10 +1,12 @@
 // The agent's gRPC server: mutual TLS against the fleet CA, and only the control plane's
 // certificate (CN podploy-control-plane) may call.
 import { Server, ServerCredentials, status, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
+import type { CommandEnvelope, DeployEvent } from '../proto/gen/podploy/agent/v1/agent';
 import { AgentService, type AgentServer } from '../proto/gen/podploy/agent/v1/agent';
 import { CommandRejected } from '../proto/signing';
 import { CONTROL_PLANE_CN } from '../proto/tls';
 import { CommandExecutor, UnknownCommand } from './commands';
+import { runDeploy, type DeployCallDeps } from './deploy-rpc';
 import type { AgentTls } from './config';
 import { collectFacts } from './facts';
 import type { Logger } from './logger';
@@ -25,6 +27,8 @@ export interface AgentServiceDeps {
   commands: CommandExecutor;
   log: Logger;
   startedAtMs: number;
+  // Absent: Deploy answers UNAVAILABLE (the agent runs without a Deployer).
+  deploys?: Omit<DeployCallDeps, 'nodeId' | 'log'>;
 }
 
 export function usageIntervalMs(requested: number): number {
@@ -45,7 +49,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
     },
 
     watchUsage(call) {
-      if (!callerIsControlPlane(call, log)) return call.destroy(notControlPlane());
+      if (!callerIsControlPlane(call, log)) return failStream(call, notControlPlane());
       const intervalMs = usageIntervalMs(call.request.intervalMs);
       const sampler = new UsageSampler(deps.podman);
       let timer: NodeJS.Timeout | undefined;
@@ -82,6 +86,43 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
         callback(grpcError(status.INTERNAL, `the command failed on node ${deps.nodeId}: ${(err as Error).message}`));
       }
     },
+
+    // Server-streaming: step events, then one final event (see deploy-rpc.ts for the contract).
+    deploy(call) {
+      if (!callerIsControlPlane(call, log)) return failStream(call, notControlPlane());
+      let envelope: CommandEnvelope;
+      try {
+        envelope = deps.commands.verify(call.request);
+      } catch (err) {
+        if (err instanceof CommandRejected) return failStream(call, grpcError(status.PERMISSION_DENIED, `node ${deps.nodeId} rejected the command: ${err.message}`));
+        log.error({ event: 'command_failed', err }, 'verifying a deploy failed');
+        return failStream(call, grpcError(status.INTERNAL, `verifying the deploy failed on node ${deps.nodeId}: ${(err as Error).message}`));
+      }
+      if (!envelope.deployApp) {
+        log.warn({ event: 'deploy_invalid', actor: envelope.actor, nonce: envelope.nonce }, 'Deploy called without deploy_app');
+        return failStream(call, grpcError(status.INVALID_ARGUMENT, 'Deploy needs a signed command carrying deploy_app; other commands go through Execute'));
+      }
+      if (!deps.deploys) return failStream(call, grpcError(status.UNAVAILABLE, `node ${deps.nodeId}: this agent runs without deploys`));
+      let open = true;
+      const closed = () => {
+        if (open) log.info({ event: 'deploy_caller_gone', app: envelope.deployApp?.app, release: envelope.deployApp?.release }, 'the caller went away; the deploy goes on');
+        open = false;
+      };
+      call.on('cancelled', closed);
+      call.on('error', closed);
+      const write = (e: DeployEvent) => {
+        if (open && !call.cancelled && !call.destroyed) call.write(e);
+      };
+      runDeploy(envelope.deployApp, { actor: envelope.actor, nonce: envelope.nonce }, { nodeId: deps.nodeId, log, ...deps.deploys }, write)
+        .catch((err: Error) => {
+          log.error({ event: 'deploy_crashed', err }, 'deploy call failed');
+          write({ step: 0, name: '', state: 'refused', message: '', durationMs: 0, final: true, ok: false, imageDigest: '', failedStep: '', reason: `node ${deps.nodeId}: internal error: ${err.message}` });
+        })
+        .finally(() => {
+          open = false;
+          if (!call.cancelled && !call.destroyed) call.end();
+        });
+    },
   };
 }
 
@@ -92,6 +133,12 @@ function callerIsControlPlane(call: Pick<ServerUnaryCall<unknown, unknown>, 'get
   if (cn === CONTROL_PLANE_CN) return true;
   log.warn({ event: 'caller_refused', peer: call.getPeer(), cn: cn ?? null }, 'caller is not the control plane');
   return false;
+}
+
+// Ends a server stream with an error status. (destroy(err) would not: grpc-js sends the status
+// from the stream's final step, which a destroyed stream never reaches, and the caller hangs.)
+function failStream(call: { emit(event: 'error', err: ServerErrorResponse): boolean }, err: ServerErrorResponse): void {
+  call.emit('error', err);
 }
 
 function notControlPlane(): ServerErrorResponse {

@@ -22,7 +22,17 @@ export interface AgentConfig {
   manageJobs: ManagedJob[];
   // pino level; 'info' when absent.
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  // Where the node's Caddy serves HTTP ("host:port" or ":port"); DEFAULT_INGRESS_HTTP_LISTEN
+  // when absent. Tests use "127.0.0.1:<free port>".
+  ingressHttpListen?: string;
+  // The caddy executable the agent runs: a name looked up in PATH or an absolute path;
+  // DEFAULT_CADDY_BINARY (then CADDY_FALLBACK_BINARY) when absent.
+  caddyBinary?: string;
 }
+
+export const DEFAULT_INGRESS_HTTP_LISTEN = ':80';
+export const DEFAULT_CADDY_BINARY = 'caddy';
+export const CADDY_FALLBACK_BINARY = '/usr/bin/caddy';
 
 export const AGENT_TLS_FILES = {
   ca: 'ca.pem',
@@ -37,4 +47,6 @@ export const AGENT_PID_FILES = {
   supervisor: 'supervisor.pid',
   agent: 'agent.pid',
   podman: 'podman.pid',
+  // The node's Caddy, a child of the agent (`run`).
+  caddy: 'caddy.pid',
 } as const;

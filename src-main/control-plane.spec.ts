@@ -159,4 +159,18 @@ describe('apps', () => {
     expect(await cp.router.invoke('apps.list', {}, cli)).toEqual([]);
     await expect(cp.router.invoke('apps.delete', { name: 'web' }, cli)).rejects.toMatchObject({ code: 'not_found' });
   });
+
+  it('refuses a deploy to an offline node, and a rollback with nothing to roll back to, creating no release', async () => {
+    const cp = await withNode();
+    await cp.router.invoke('apps.create', { spec }, cli);
+    await expect(cp.router.invoke('apps.deploy', { name: 'web' }, cli)).rejects.toMatchObject({
+      code: 'unreachable',
+      message: "node 'n1' is offline; nothing was deployed",
+    });
+    await expect(cp.router.call('apps.deploy', { name: 'web', image: 'NOT A REF' }, cli)).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(cp.router.invoke('apps.deploy', { name: 'ghost' }, cli)).rejects.toMatchObject({ code: 'not_found' });
+    expect(await cp.router.invoke('apps.releases', { name: 'web' }, cli)).toEqual([]);
+    const audit = await cp.router.invoke('audit.list', {}, cli);
+    expect(audit[0]).toMatchObject({ action: 'app.deploy', result: 'error' });
+  });
 });

@@ -13,6 +13,7 @@ import { Vault } from './crypto/vault';
 import { openDatabase, type Db } from './db/database';
 import { nodeHandlers } from './nodes/node-service';
 import { appHandlers, appsOnNode } from './apps/app-service';
+import { deployHandlers } from './apps/deploy-service';
 import { NodeStore, toSummary } from './nodes/node-store';
 import { KnownHosts } from './ssh/known-hosts';
 import type { HostFacts } from './nodes/onboarding/detect';
@@ -93,6 +94,13 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       audit,
       publishChanged: (a) => router.publish('apps.changed', a),
       publishDeleted: (name) => router.publish('apps.deleted', { name }),
+    }),
+    ...deployHandlers({
+      db,
+      nodes,
+      fleet,
+      audit,
+      onAppChanged: (name) => void router.call('apps.get', { name }, { actor: 'system', source: 'system' }).then((a) => router.publish('apps.changed', a as never)).catch(() => {}),
     }),
     'audit.list': async ({ limit, beforeId }) => audit.list(limit, beforeId),
   });

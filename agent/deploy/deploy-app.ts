@@ -162,6 +162,12 @@ export class Deployer {
     return busy ? { ...busy } : undefined;
   }
 
+  // The apps with a deploy running now (the ingress runtime changes Caddy's config only when
+  // this is empty).
+  inProgressApps(): string[] {
+    return [...this.running.keys()];
+  }
+
   private async run(r: Release, ingress: AppIngress, lock: { step: DeployStepName }, onEvent?: DeployEventListener): Promise<DeployResult> {
     const v1 = this.state.live(r.app);
     const slot = v1 ? otherSlot(v1.slot) : D.FIRST_DEPLOY_SLOT;
@@ -360,6 +366,12 @@ const STEP_TITLES: Record<DeployStepName, string> = {
 // release (into the other slot) never collides with it.
 export function containerName(app: string, slot: SlotName, release: string): string {
   return `podploy-${app}-${slot}-${release}`;
+}
+
+// Throws DeployRefusedError when the Deployer would refuse `req` as invalid (for callers that
+// prepare other things, e.g. the app's ingress, before they call deploy).
+export function checkDeployRequest(req: DeployRequest): void {
+  withDefaults(req);
 }
 
 function withDefaults(req: DeployRequest): Release {

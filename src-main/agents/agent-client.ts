@@ -4,6 +4,8 @@ import {
   AgentClient,
   type CommandEnvelope,
   type CommandResult,
+  type DeployApp,
+  type DeployEvent,
   type HandshakeResponse,
   type UsageReport,
 } from '../../proto/gen/podploy/agent/v1/agent';
@@ -65,6 +67,25 @@ export class AgentConnection {
     return new Promise((resolve, reject) => {
       this.client.execute(signed, new Metadata(), { deadline: Date.now() + 15_000 }, (err, res) =>
         err ? reject(new ApiError('agent_failed', `the agent refused or failed the command: ${err.details || err.message}`)) : resolve(res!),
+      );
+    });
+  }
+
+  // A signed deploy; the agent streams each step and then a final event.
+  deploy(release: DeployApp, actor: string, onEvent: (e: DeployEvent) => void, ttlMs = COMMAND_TTL_MS): Promise<DeployEvent> {
+    const signed = signCommand({ nodeId: this.nodeId, actor, deployApp: release }, this.creds.signingKey, { ttlMs });
+    return new Promise((resolve, reject) => {
+      let final: DeployEvent | null = null;
+      const stream = this.client.deploy(signed);
+      stream.on('data', (e: DeployEvent) => {
+        if (e.final) final = e;
+        else onEvent(e);
+      });
+      stream.on('error', (err: Error & { details?: string }) =>
+        reject(new ApiError('agent_failed', `the agent refused or broke off the deploy: ${err.details || err.message}`)),
+      );
+      stream.on('end', () =>
+        final ? resolve(final) : reject(new ApiError('agent_failed', 'the agent ended the deploy without a result', 'look at the agent log on the node')),
       );
     });
   }

@@ -2,7 +2,7 @@
 // preload, the CLI and `podploy serve` all import these definitions; an operation is declared
 // here once and every transport carries it.
 import { z } from 'zod';
-import { AppName, AppSpec } from './app-spec';
+import { AppName, AppSpec, ImageRef } from './app-spec';
 
 export * from './app-spec';
 
@@ -149,6 +149,17 @@ export const AppSummary = z.object({
 });
 export type AppSummary = z.infer<typeof AppSummary>;
 
+export const DeployProgress = z.object({
+  release: z.number().int(),
+  step: z.number().int(), // 1..6
+  total: z.number().int(),
+  name: z.string(), // image, start, health, switch, drain, stop
+  state: z.enum(['running', 'done', 'failed']),
+  message: z.string(),
+  durationMs: z.number().optional(),
+});
+export type DeployProgress = z.infer<typeof DeployProgress>;
+
 export const Session = z.object({ user: z.string(), source: z.string(), version: z.string() });
 
 // Every operation: its input, its output and, for long work, the shape of its progress.
@@ -170,6 +181,16 @@ export const procedures = {
   'apps.list': { input: z.object({}), output: z.array(AppSummary) },
   'apps.get': { input: z.object({ name: AppName }), output: AppSummary },
   'apps.releases': { input: z.object({ name: AppName }), output: z.array(ReleaseSummary) },
+  'apps.deploy': {
+    input: z.object({ name: AppName, image: ImageRef.optional() }),
+    output: ReleaseSummary,
+    progress: DeployProgress,
+  },
+  'apps.rollback': {
+    input: z.object({ name: AppName, to: z.number().int().min(1).optional() }),
+    output: ReleaseSummary,
+    progress: DeployProgress,
+  },
   'apps.delete': { input: z.object({ name: AppName }), output: z.object({ deleted: z.string() }) },
   'audit.list': {
     input: z.object({ limit: z.number().int().min(1).max(1000).default(200), beforeId: z.number().int().optional() }),
@@ -223,6 +244,7 @@ export type ApiErrorCode =
   | 'missing_packages'
   | 'unsupported_os'
   | 'agent_failed'
+  | 'deploy_failed'
   | 'internal';
 
 export class ApiError extends Error {

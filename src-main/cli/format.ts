@@ -1,4 +1,4 @@
-import type { AppSummary, AuditEntry, NodeSummary, OnboardProgress, ReleaseSummary } from '../api/contract';
+import type { AppSummary, AuditEntry, DeployProgress, NodeSummary, OnboardProgress, ReleaseSummary } from '../api/contract';
 
 const MARK: Record<OnboardProgress['state'], string> = { running: '…', done: '✓', unchanged: '=', skipped: '-', failed: '✗' };
 
@@ -6,6 +6,11 @@ export function formatProgress(p: OnboardProgress): string {
   const ms = p.durationMs !== undefined ? ` (${p.durationMs} ms)` : '';
   const hint = p.state === 'failed' && p.detail && typeof p.detail.hint === 'string' ? `\n      hint: ${p.detail.hint}` : '';
   return `[${p.index}/${p.total}] ${MARK[p.state]} ${p.step.padEnd(13)} ${p.message}${ms}${hint}`;
+}
+
+export function formatDeployProgress(p: DeployProgress): string {
+  const ms = p.durationMs !== undefined ? ` (${p.durationMs} ms)` : '';
+  return `v${p.release} [${p.step}/${p.total}] ${MARK[p.state]} ${p.name.padEnd(7)} ${p.message}${ms}`;
 }
 
 export function bytes(n: number): string {

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { ApiError, parseEnvPairs, type AppSpecInput, type NodeSummary, type OnboardProgress, type SshAuth } from '../api/contract';
+import { ApiError, parseEnvPairs, type AppSpecInput, type DeployProgress, type NodeSummary, type OnboardProgress, type SshAuth } from '../api/contract';
 import { connectApi, DEFAULT_URL, type Connection } from './api-connection';
 import { defaultDataDir } from './data-dir';
-import { formatAppInfo, formatAppList, formatAudit, formatNodeInfo, formatNodeList, formatProgress, formatReleases } from './format';
+import { formatAppInfo, formatAppList, formatAudit, formatDeployProgress, formatNodeInfo, formatNodeList, formatProgress, formatReleases } from './format';
 import { runServe } from './serve';
 
 const program = new Command();
@@ -220,6 +220,34 @@ app
       else process.stdout.write(`deleted app ${r.deleted}\n`);
     });
   });
+
+program
+  .command('deploy')
+  .description('deploy an app with zero downtime; blocks until the release is live or failed')
+  .argument('<app>')
+  .option('--image <ref>', 'deploy this image (and keep it as the app\'s image)')
+  .option('--json', 'print the release as JSON')
+  .action(async (name: string, o: { image?: string; json?: boolean }) =>
+    withApi(async ({ client }) => {
+      const r = await client.call('apps.deploy', { name, ...(o.image ? { image: o.image } : {}) }, (p: DeployProgress) => process.stderr.write(formatDeployProgress(p) + '\n'));
+      if (o.json) print(r);
+      else process.stdout.write(`${name} v${r.number} is live (${r.imageRef})\n`);
+    }),
+  );
+
+program
+  .command('rollback')
+  .description('deploy an earlier release (image and configuration) through the same zero-downtime path')
+  .argument('<app>')
+  .option('--to <release>', 'release number (default: the one before the live one)', (v) => Number(v))
+  .option('--json', 'print the release as JSON')
+  .action(async (name: string, o: { to?: number; json?: boolean }) =>
+    withApi(async ({ client }) => {
+      const r = await client.call('apps.rollback', { name, ...(o.to ? { to: o.to } : {}) }, (p: DeployProgress) => process.stderr.write(formatDeployProgress(p) + '\n'));
+      if (o.json) print(r);
+      else process.stdout.write(`${name} v${r.number} is live (${r.createdBy})\n`);
+    }),
+  );
 
 program
   .command('releases')

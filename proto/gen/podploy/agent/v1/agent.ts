@@ -102,6 +102,62 @@ export interface CommandEnvelope {
   /** who asked, for the agent's log */
   actor: string;
   setLabels?: SetLabels | undefined;
+  deployApp?: DeployApp | undefined;
+}
+
+/** One release of an app, as the agent runs it: everything the deploy needs, frozen. */
+export interface DeployApp {
+  app: string;
+  /** the release id */
+  release: string;
+  image: string;
+  command: string[];
+  env: { [key: string]: string };
+  /** the container's port */
+  port: number;
+  domains: string[];
+  health:
+    | HealthSettings
+    | undefined;
+  /** 0: no limit */
+  cpus: number;
+  /** 0: no limit */
+  memoryMb: number;
+  stopGraceMs: number;
+  drainMs: number;
+}
+
+export interface DeployApp_EnvEntry {
+  key: string;
+  value: string;
+}
+
+export interface HealthSettings {
+  /** "http" or "tcp" */
+  kind: string;
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+  startPeriodMs: number;
+  deadlineMs: number;
+}
+
+export interface DeployEvent {
+  /** A step's progress, or (final) the outcome. */
+  step: number;
+  /** image, start, health, switch, drain, stop */
+  name: string;
+  /** running, done, failed */
+  state: string;
+  message: string;
+  durationMs: number;
+  final: boolean;
+  ok: boolean;
+  imageDigest: string;
+  failedStep: string;
+  reason: string;
 }
 
 export interface SetLabels {
@@ -1268,7 +1324,15 @@ export const SignedCommand: MessageFns<SignedCommand> = {
 };
 
 function createBaseCommandEnvelope(): CommandEnvelope {
-  return { nonce: "", issuedAtMs: 0, expiresAtMs: 0, nodeId: "", actor: "", setLabels: undefined };
+  return {
+    nonce: "",
+    issuedAtMs: 0,
+    expiresAtMs: 0,
+    nodeId: "",
+    actor: "",
+    setLabels: undefined,
+    deployApp: undefined,
+  };
 }
 
 export const CommandEnvelope: MessageFns<CommandEnvelope> = {
@@ -1290,6 +1354,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     }
     if (message.setLabels !== undefined) {
       SetLabels.encode(message.setLabels, writer.uint32(82).fork()).join();
+    }
+    if (message.deployApp !== undefined) {
+      DeployApp.encode(message.deployApp, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -1355,6 +1422,14 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
             message.setLabels = SetLabels.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.deployApp = DeployApp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1391,6 +1466,11 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
         : isSet(object.set_labels)
         ? SetLabels.fromJSON(object.set_labels)
         : undefined,
+      deployApp: isSet(object.deployApp)
+        ? DeployApp.fromJSON(object.deployApp)
+        : isSet(object.deploy_app)
+        ? DeployApp.fromJSON(object.deploy_app)
+        : undefined,
     };
   },
 
@@ -1414,6 +1494,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     if (message.setLabels !== undefined) {
       obj.setLabels = SetLabels.toJSON(message.setLabels);
     }
+    if (message.deployApp !== undefined) {
+      obj.deployApp = DeployApp.toJSON(message.deployApp);
+    }
     return obj;
   },
 
@@ -1430,6 +1513,846 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     message.setLabels = (object.setLabels !== undefined && object.setLabels !== null)
       ? SetLabels.fromPartial(object.setLabels)
       : undefined;
+    message.deployApp = (object.deployApp !== undefined && object.deployApp !== null)
+      ? DeployApp.fromPartial(object.deployApp)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeployApp(): DeployApp {
+  return {
+    app: "",
+    release: "",
+    image: "",
+    command: [],
+    env: {},
+    port: 0,
+    domains: [],
+    health: undefined,
+    cpus: 0,
+    memoryMb: 0,
+    stopGraceMs: 0,
+    drainMs: 0,
+  };
+}
+
+export const DeployApp: MessageFns<DeployApp> = {
+  encode(message: DeployApp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.app !== "") {
+      writer.uint32(10).string(message.app);
+    }
+    if (message.release !== "") {
+      writer.uint32(18).string(message.release);
+    }
+    if (message.image !== "") {
+      writer.uint32(26).string(message.image);
+    }
+    for (const v of message.command) {
+      writer.uint32(34).string(v!);
+    }
+    globalThis.Object.entries(message.env).forEach(([key, value]: [string, string]) => {
+      DeployApp_EnvEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    if (message.port !== 0) {
+      writer.uint32(48).uint32(message.port);
+    }
+    for (const v of message.domains) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.health !== undefined) {
+      HealthSettings.encode(message.health, writer.uint32(66).fork()).join();
+    }
+    if (message.cpus !== 0) {
+      writer.uint32(73).double(message.cpus);
+    }
+    if (message.memoryMb !== 0) {
+      writer.uint32(80).uint32(message.memoryMb);
+    }
+    if (message.stopGraceMs !== 0) {
+      writer.uint32(88).uint32(message.stopGraceMs);
+    }
+    if (message.drainMs !== 0) {
+      writer.uint32(96).uint32(message.drainMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeployApp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeployApp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.release = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.image = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = DeployApp_EnvEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.env[entry5.key] = entry5.value;
+            }
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.domains.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.health = HealthSettings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.cpus = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.memoryMb = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.stopGraceMs = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.drainMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeployApp {
+    return {
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      release: isSet(object.release) ? globalThis.String(object.release) : "",
+      image: isSet(object.image) ? globalThis.String(object.image) : "",
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+      env: isObject(object.env)
+        ? (globalThis.Object.entries(object.env) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+      domains: globalThis.Array.isArray(object?.domains) ? object.domains.map((e: any) => globalThis.String(e)) : [],
+      health: isSet(object.health) ? HealthSettings.fromJSON(object.health) : undefined,
+      cpus: isSet(object.cpus) ? globalThis.Number(object.cpus) : 0,
+      memoryMb: isSet(object.memoryMb)
+        ? globalThis.Number(object.memoryMb)
+        : isSet(object.memory_mb)
+        ? globalThis.Number(object.memory_mb)
+        : 0,
+      stopGraceMs: isSet(object.stopGraceMs)
+        ? globalThis.Number(object.stopGraceMs)
+        : isSet(object.stop_grace_ms)
+        ? globalThis.Number(object.stop_grace_ms)
+        : 0,
+      drainMs: isSet(object.drainMs)
+        ? globalThis.Number(object.drainMs)
+        : isSet(object.drain_ms)
+        ? globalThis.Number(object.drain_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: DeployApp): unknown {
+    const obj: any = {};
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.release !== "") {
+      obj.release = message.release;
+    }
+    if (message.image !== "") {
+      obj.image = message.image;
+    }
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    if (message.env) {
+      const entries = globalThis.Object.entries(message.env) as [string, string][];
+      if (entries.length > 0) {
+        obj.env = {};
+        entries.forEach(([k, v]) => {
+          obj.env[k] = v;
+        });
+      }
+    }
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    if (message.domains?.length) {
+      obj.domains = message.domains;
+    }
+    if (message.health !== undefined) {
+      obj.health = HealthSettings.toJSON(message.health);
+    }
+    if (message.cpus !== 0) {
+      obj.cpus = floatToJson(message.cpus);
+    }
+    if (message.memoryMb !== 0) {
+      obj.memoryMb = Math.round(message.memoryMb);
+    }
+    if (message.stopGraceMs !== 0) {
+      obj.stopGraceMs = Math.round(message.stopGraceMs);
+    }
+    if (message.drainMs !== 0) {
+      obj.drainMs = Math.round(message.drainMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeployApp>): DeployApp {
+    return DeployApp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeployApp>): DeployApp {
+    const message = createBaseDeployApp();
+    message.app = object.app ?? "";
+    message.release = object.release ?? "";
+    message.image = object.image ?? "";
+    message.command = object.command?.map((e) => e) || [];
+    message.env = (globalThis.Object.entries(object.env ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.port = object.port ?? 0;
+    message.domains = object.domains?.map((e) => e) || [];
+    message.health = (object.health !== undefined && object.health !== null)
+      ? HealthSettings.fromPartial(object.health)
+      : undefined;
+    message.cpus = object.cpus ?? 0;
+    message.memoryMb = object.memoryMb ?? 0;
+    message.stopGraceMs = object.stopGraceMs ?? 0;
+    message.drainMs = object.drainMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeployApp_EnvEntry(): DeployApp_EnvEntry {
+  return { key: "", value: "" };
+}
+
+export const DeployApp_EnvEntry: MessageFns<DeployApp_EnvEntry> = {
+  encode(message: DeployApp_EnvEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeployApp_EnvEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeployApp_EnvEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeployApp_EnvEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: DeployApp_EnvEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeployApp_EnvEntry>): DeployApp_EnvEntry {
+    return DeployApp_EnvEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeployApp_EnvEntry>): DeployApp_EnvEntry {
+    const message = createBaseDeployApp_EnvEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseHealthSettings(): HealthSettings {
+  return {
+    kind: "",
+    path: "",
+    intervalMs: 0,
+    timeoutMs: 0,
+    healthyThreshold: 0,
+    unhealthyThreshold: 0,
+    startPeriodMs: 0,
+    deadlineMs: 0,
+  };
+}
+
+export const HealthSettings: MessageFns<HealthSettings> = {
+  encode(message: HealthSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.intervalMs !== 0) {
+      writer.uint32(24).uint32(message.intervalMs);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(32).uint32(message.timeoutMs);
+    }
+    if (message.healthyThreshold !== 0) {
+      writer.uint32(40).uint32(message.healthyThreshold);
+    }
+    if (message.unhealthyThreshold !== 0) {
+      writer.uint32(48).uint32(message.unhealthyThreshold);
+    }
+    if (message.startPeriodMs !== 0) {
+      writer.uint32(56).uint32(message.startPeriodMs);
+    }
+    if (message.deadlineMs !== 0) {
+      writer.uint32(64).uint32(message.deadlineMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HealthSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHealthSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.intervalMs = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.healthyThreshold = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.unhealthyThreshold = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.startPeriodMs = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.deadlineMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HealthSettings {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      intervalMs: isSet(object.intervalMs)
+        ? globalThis.Number(object.intervalMs)
+        : isSet(object.interval_ms)
+        ? globalThis.Number(object.interval_ms)
+        : 0,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+      healthyThreshold: isSet(object.healthyThreshold)
+        ? globalThis.Number(object.healthyThreshold)
+        : isSet(object.healthy_threshold)
+        ? globalThis.Number(object.healthy_threshold)
+        : 0,
+      unhealthyThreshold: isSet(object.unhealthyThreshold)
+        ? globalThis.Number(object.unhealthyThreshold)
+        : isSet(object.unhealthy_threshold)
+        ? globalThis.Number(object.unhealthy_threshold)
+        : 0,
+      startPeriodMs: isSet(object.startPeriodMs)
+        ? globalThis.Number(object.startPeriodMs)
+        : isSet(object.start_period_ms)
+        ? globalThis.Number(object.start_period_ms)
+        : 0,
+      deadlineMs: isSet(object.deadlineMs)
+        ? globalThis.Number(object.deadlineMs)
+        : isSet(object.deadline_ms)
+        ? globalThis.Number(object.deadline_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: HealthSettings): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.intervalMs !== 0) {
+      obj.intervalMs = Math.round(message.intervalMs);
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.healthyThreshold !== 0) {
+      obj.healthyThreshold = Math.round(message.healthyThreshold);
+    }
+    if (message.unhealthyThreshold !== 0) {
+      obj.unhealthyThreshold = Math.round(message.unhealthyThreshold);
+    }
+    if (message.startPeriodMs !== 0) {
+      obj.startPeriodMs = Math.round(message.startPeriodMs);
+    }
+    if (message.deadlineMs !== 0) {
+      obj.deadlineMs = Math.round(message.deadlineMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<HealthSettings>): HealthSettings {
+    return HealthSettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HealthSettings>): HealthSettings {
+    const message = createBaseHealthSettings();
+    message.kind = object.kind ?? "";
+    message.path = object.path ?? "";
+    message.intervalMs = object.intervalMs ?? 0;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    message.healthyThreshold = object.healthyThreshold ?? 0;
+    message.unhealthyThreshold = object.unhealthyThreshold ?? 0;
+    message.startPeriodMs = object.startPeriodMs ?? 0;
+    message.deadlineMs = object.deadlineMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeployEvent(): DeployEvent {
+  return {
+    step: 0,
+    name: "",
+    state: "",
+    message: "",
+    durationMs: 0,
+    final: false,
+    ok: false,
+    imageDigest: "",
+    failedStep: "",
+    reason: "",
+  };
+}
+
+export const DeployEvent: MessageFns<DeployEvent> = {
+  encode(message: DeployEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).uint32(message.step);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.state !== "") {
+      writer.uint32(26).string(message.state);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(40).uint32(message.durationMs);
+    }
+    if (message.final !== false) {
+      writer.uint32(48).bool(message.final);
+    }
+    if (message.ok !== false) {
+      writer.uint32(56).bool(message.ok);
+    }
+    if (message.imageDigest !== "") {
+      writer.uint32(66).string(message.imageDigest);
+    }
+    if (message.failedStep !== "") {
+      writer.uint32(74).string(message.failedStep);
+    }
+    if (message.reason !== "") {
+      writer.uint32(82).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeployEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeployEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.durationMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.final = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.imageDigest = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.failedStep = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeployEvent {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      final: isSet(object.final) ? globalThis.Boolean(object.final) : false,
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      imageDigest: isSet(object.imageDigest)
+        ? globalThis.String(object.imageDigest)
+        : isSet(object.image_digest)
+        ? globalThis.String(object.image_digest)
+        : "",
+      failedStep: isSet(object.failedStep)
+        ? globalThis.String(object.failedStep)
+        : isSet(object.failed_step)
+        ? globalThis.String(object.failed_step)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: DeployEvent): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    if (message.final !== false) {
+      obj.final = message.final;
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.imageDigest !== "") {
+      obj.imageDigest = message.imageDigest;
+    }
+    if (message.failedStep !== "") {
+      obj.failedStep = message.failedStep;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeployEvent>): DeployEvent {
+    return DeployEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeployEvent>): DeployEvent {
+    const message = createBaseDeployEvent();
+    message.step = object.step ?? 0;
+    message.name = object.name ?? "";
+    message.state = object.state ?? "";
+    message.message = object.message ?? "";
+    message.durationMs = object.durationMs ?? 0;
+    message.final = object.final ?? false;
+    message.ok = object.ok ?? false;
+    message.imageDigest = object.imageDigest ?? "";
+    message.failedStep = object.failedStep ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -1866,6 +2789,16 @@ export const AgentService = {
     responseSerialize: (value: CommandResult): Buffer => Buffer.from(CommandResult.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommandResult => CommandResult.decode(value),
   },
+  /** State-changing and long: a signed DeployApp; the agent streams each step, then the result. */
+  deploy: {
+    path: "/podploy.agent.v1.Agent/Deploy" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SignedCommand): Buffer => Buffer.from(SignedCommand.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SignedCommand => SignedCommand.decode(value),
+    responseSerialize: (value: DeployEvent): Buffer => Buffer.from(DeployEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeployEvent => DeployEvent.decode(value),
+  },
 } as const;
 
 export interface AgentServer extends UntypedServiceImplementation {
@@ -1875,6 +2808,8 @@ export interface AgentServer extends UntypedServiceImplementation {
   watchUsage: handleServerStreamingCall<WatchUsageRequest, UsageReport>;
   /** State-changing: the only way to change anything on the node through the agent. */
   execute: handleUnaryCall<SignedCommand, CommandResult>;
+  /** State-changing and long: a signed DeployApp; the agent streams each step, then the result. */
+  deploy: handleServerStreamingCall<SignedCommand, DeployEvent>;
 }
 
 export interface AgentClient extends Client {
@@ -1917,6 +2852,13 @@ export interface AgentClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommandResult) => void,
   ): ClientUnaryCall;
+  /** State-changing and long: a signed DeployApp; the agent streams each step, then the result. */
+  deploy(request: SignedCommand, options?: Partial<CallOptions>): ClientReadableStream<DeployEvent>;
+  deploy(
+    request: SignedCommand,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<DeployEvent>;
 }
 
 export const AgentClient = makeGenericClientConstructor(AgentService, "podploy.agent.v1.Agent") as unknown as {

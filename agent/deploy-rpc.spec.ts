@@ -1,0 +1,83 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { DeployApp, DeployEvent } from '../proto/gen/podploy/agent/v1/agent';
+import { deployRequestFrom, finalEvent, refusedEvent, runDeploy } from './deploy-rpc';
+import type { Deployer, DeployResult } from './deploy/deploy-app';
+
+const base: DeployApp = {
+  app: 'web',
+  release: 'r1',
+  image: 'localhost/web:1',
+  command: [],
+  env: {},
+  port: 0,
+  domains: ['web.test'],
+  health: undefined,
+  cpus: 0,
+  memoryMb: 0,
+  stopGraceMs: 0,
+  drainMs: 0,
+};
+const log = pino({ level: 'silent' });
+
+describe('the Deploy RPC mapping', () => {
+  it('takes proto3 zero values as "the agent default"', () => {
+    expect(deployRequestFrom(base)).toEqual({ app: 'web', release: 'r1', image: 'localhost/web:1' });
+    const health = { kind: '', path: '', intervalMs: 0, timeoutMs: 0, healthyThreshold: 0, unhealthyThreshold: 0, startPeriodMs: 0, deadlineMs: 0 };
+    expect(deployRequestFrom({ ...base, health }).health).toBeUndefined();
+    expect(() => deployRequestFrom({ ...base, health: { ...health, kind: 'grpc' } })).toThrow('health check kind "grpc" is unknown: use http or tcp');
+  });
+
+  it('passes every set field through', () => {
+    const full: DeployApp = {
+      ...base,
+      command: ['sh', '-c', 'x'],
+      env: { A: '1' },
+      port: 3000,
+      health: { kind: 'tcp', path: '/h', intervalMs: 100, timeoutMs: 200, healthyThreshold: 2, unhealthyThreshold: 3, startPeriodMs: 400, deadlineMs: 5000 },
+      cpus: 0.5,
+      memoryMb: 128,
+      stopGraceMs: 7000,
+      drainMs: 9000,
+    };
+    expect(deployRequestFrom(full)).toEqual({
+      app: 'web',
+      release: 'r1',
+      image: 'localhost/web:1',
+      command: ['sh', '-c', 'x'],
+      env: { A: '1' },
+      port: 3000,
+      health: { kind: 'tcp', path: '/h', intervalMs: 100, timeoutMs: 200, healthyThreshold: 2, unhealthyThreshold: 3, startPeriodMs: 400, deadlineMs: 5000 },
+      cpus: 0.5,
+      memoryMb: 128,
+      stopGraceMs: 7000,
+      drainMs: 9000,
+    });
+  });
+
+  it('builds final events for ok, failed and refused deploys', () => {
+    const result: DeployResult = { ok: true, app: 'web', release: 'r1', slot: 'a', container: 'c', image: { ref: 'i', id: 'x', digest: 'sha256:ab' }, steps: [], totalMs: 900 };
+    expect(finalEvent(result)).toMatchObject({ final: true, ok: true, state: 'done', imageDigest: 'sha256:ab', durationMs: 900, failedStep: '', reason: '' });
+    const failed = { ...result, ok: false, failedStep: { step: 3, name: 'health' as const, reason: 'health check failed: x' } };
+    expect(finalEvent(failed)).toMatchObject({ final: true, ok: false, state: 'failed', step: 3, name: 'health', failedStep: 'health', reason: 'health check failed: x' });
+    expect(refusedEvent('busy')).toMatchObject({ final: true, ok: false, state: 'refused', failedStep: '', reason: 'busy' });
+  });
+
+  it('refuses an invalid release before it prepares the ingress, as a final event', async () => {
+    const events: DeployEvent[] = [];
+    let ensured = 0;
+    const deployer = { inProgress: () => undefined, deploy: () => Promise.reject(new Error('not reached')) } as unknown as Deployer;
+    const final = await runDeploy({ ...base, release: 'bad id!' }, { actor: 'a', nonce: 'n' }, { nodeId: 'n1', deployer, ingress: { ensureApp: async () => void ensured++ }, log }, (e) => events.push(e));
+    expect(ensured).toBe(0);
+    expect(events).toEqual([final]);
+    expect(final).toMatchObject({ final: true, ok: false, state: 'refused' });
+    expect(final.reason).toMatch(/^node n1: deploy of web bad id! refused: release id "bad id!"/);
+  });
+
+  it('turns an ingress failure into a refused final event', async () => {
+    const deployer = { inProgress: () => undefined, deploy: () => Promise.reject(new Error('not reached')) } as unknown as Deployer;
+    const ingress = { ensureApp: () => Promise.reject(new Error('Caddy config: domain "web.test" is claimed by both "api" and "web"')) };
+    const final = await runDeploy(base, { actor: 'a', nonce: 'n' }, { nodeId: 'n1', deployer, ingress, log }, () => undefined);
+    expect(final).toMatchObject({ ok: false, state: 'refused', reason: 'node n1: Caddy config: domain "web.test" is claimed by both "api" and "web"' });
+  });
+});

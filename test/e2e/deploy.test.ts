@@ -1,0 +1,151 @@
+// Deploys end to end: the real CLI and control plane, a real test host (rootless Podman, the
+// agent, Caddy on the node's port 80), the local test app image, and traffic through Caddy
+// the whole time. Every deploy, the failing one and the rollback must lose zero requests.
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTestHosts } from '../hosts/hosts';
+import { operator, ROOT, sh, sshAs, startHarness, type Harness } from '../support/harness';
+
+const hosts = loadTestHosts();
+const h1 = hosts.hosts.find((h) => h.name === 'h1')!;
+const user = h1.users.deploy;
+const DOMAIN = 'web.test';
+const LOAD_WORKERS = 6;
+
+let hx: Harness;
+
+function onHost(cmd: string): string {
+  return sshAs(user, h1, hosts.clientKey, cmd);
+}
+
+// A tag of the test app whose /version answers VERSION (and, for "sick", whose /health fails).
+function buildVersion(version: string, sick = false): void {
+  const containerfile = [`FROM localhost/podploy-test-app:latest`, `ENV APP_VERSION=${version}`, ...(sick ? ['RUN ["/bin/busybox", "touch", "/tmp/unhealthy"]'] : [])].join('\n');
+  onHost(`printf '%s\\n' '${containerfile}' | podman build -q -t localhost/testapp:${version} -f - "$(mktemp -d)" >/dev/null`);
+}
+
+function get(path: string, agent?: Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: h1.address, port: 80, path, headers: { host: DOMAIN }, agent, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+// Bounded steady traffic through Caddy while fn runs: counts every failed request.
+async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; ok: number; failed: string[]; versions: string[] }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: LOAD_WORKERS });
+  let stop = false;
+  let ok = 0;
+  const failed: string[] = [];
+  const versions: string[] = [];
+  const worker = async () => {
+    while (!stop) {
+      try {
+        const r = await get('/version', agent);
+        if (r.status === 200) {
+          ok++;
+          if (versions.at(-1) !== r.body) versions.push(r.body);
+        } else failed.push(`HTTP ${r.status}`);
+      } catch (err) {
+        failed.push((err as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const workers = Array.from({ length: LOAD_WORKERS }, worker);
+  try {
+    const result = await fn();
+    await new Promise((r) => setTimeout(r, 500));
+    return { result, ok, failed, versions };
+  } finally {
+    stop = true;
+    await Promise.all(workers);
+    agent.destroy();
+  }
+}
+
+// Concurrent requests that straddle the switch may finish out of order, so the answers may
+// alternate for a moment; they must start on the old version and settle on the new one.
+function expectSwitch(versions: string[], from: string, to: string): void {
+  expect(versions[0]).toBe(from);
+  expect(versions.at(-1)).toBe(to);
+  expect(new Set(versions)).toEqual(new Set([from, to]));
+}
+
+beforeAll(async () => {
+  const reset = () => sh(`${join(ROOT, 'test', 'hosts', 'reset-user.sh')} ${user}`);
+  // The base image is built through runuser; the reset after it ends the Podman pause process
+  // that started in this namespace, so the node's Podman starts from its own host.
+  reset();
+  sh(`${join(ROOT, 'test', 'images', 'build-test-app.sh')} ${user} >/dev/null`);
+  reset();
+  hx = await startHarness();
+  await hx.cp.router.invoke(
+    'nodes.add',
+    { address: `ssh://${user}@${h1.address}:${h1.port}`, auth: { kind: 'key', privateKey: readFileSync(hosts.clientKey, 'utf8') }, acceptNewHostKey: true, name: 'h1' },
+    operator,
+  );
+  for (const v of ['v1', 'v2']) buildVersion(v);
+  buildVersion('v3', true);
+}, 300_000);
+
+afterAll(async () => {
+  await hx?.close();
+  sh(`${join(ROOT, 'test', 'hosts', 'reset-user.sh')} ${user}`);
+});
+
+describe('zero-downtime deploys through Caddy on a real node', () => {
+  it('creates the app and deploys v1 from the CLI, showing each step', async () => {
+    // A short health deadline keeps the failing-release case quick; everything else is default.
+    await hx.cp.router.invoke(
+      'apps.create',
+      { spec: { name: 'web', node: 'h1', source: { kind: 'image', image: 'localhost/testapp:v1' }, domains: [DOMAIN], health: { path: '/health', deadlineMs: 8_000 } } },
+      operator,
+    );
+    const r = await hx.cli(['deploy', 'web']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const step of ['image', 'start', 'health', 'switch', 'drain', 'stop']) expect(r.stderr).toMatch(new RegExp(`✓ ${step}`));
+    expect(r.stdout).toContain('web v1 is live');
+    expect(await get('/version')).toEqual({ status: 200, body: 'v1' });
+  });
+
+  it('deploys v2 under load with zero failed requests', async () => {
+    const run = await underLoad(() => hx.cli(['deploy', 'web', '--image', 'localhost/testapp:v2']));
+    expect(run.result.code, run.result.stderr).toBe(0);
+    expect(run.failed).toEqual([]);
+    expect(run.ok).toBeGreaterThan(50);
+    expectSwitch(run.versions, 'v1', 'v2');
+    expect(await get('/version')).toEqual({ status: 200, body: 'v2' });
+  });
+
+  it('a release whose health check fails leaves v2 serving, loses nothing, and is recorded as failed', async () => {
+    const run = await underLoad(() => hx.cli(['deploy', 'web', '--image', 'localhost/testapp:v3']));
+    expect(run.result.code).toBe(1);
+    expect(run.result.stderr).toMatch(/release v3 of web failed at health/);
+    expect(run.failed).toEqual([]);
+    expect(run.versions).toEqual(['v2']);
+    const releases = await hx.cp.router.invoke('apps.releases', { name: 'web' }, operator);
+    expect(releases.map((x) => `v${x.number} ${x.status}`)).toEqual(['v3 failed', 'v2 live', 'v1 superseded']);
+    expect(onHost("podman ps -a --format '{{.Image}}'")).not.toContain('testapp:v3');
+  });
+
+  it('rolls back to v1 under load with zero failed requests', async () => {
+    const run = await underLoad(() => hx.cli(['rollback', 'web', '--to', '1']));
+    expect(run.result.code, run.result.stderr).toBe(0);
+    expect(run.failed).toEqual([]);
+    expectSwitch(run.versions, 'v2', 'v1');
+    const releases = await hx.cp.router.invoke('apps.releases', { name: 'web' }, operator);
+    expect(releases[0]).toMatchObject({ number: 4, status: 'live', imageRef: 'localhost/testapp:v1' });
+    expect(releases[0].createdBy).toContain('rollback to v1');
+    const audit = (await hx.cp.router.invoke('audit.list', {}, operator)).map((a) => `${a.action} ${a.result}`);
+    expect(audit.slice(0, 4)).toEqual(['app.rollback ok', 'app.deploy error', 'app.deploy ok', 'app.deploy ok']);
+  });
+});
