@@ -7,7 +7,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +20,7 @@ import { listContainers, PODPLOY_LABELS, removeContainer } from '../podman/conta
 import { podmanVersion } from '../podman/system';
 import { AppStateStore } from './app-state';
 import { DeployRefusedError, Deployer, type DeployEvent, type DeployRequest, type DeployResult } from './deploy-app';
+import { startLoad as startHttpLoad, type Sample } from '../../test/support/http-load';
 
 const ROOT = join(__dirname, '..', '..');
 const TEST_APP = 'localhost/podploy-test-app:latest';
@@ -100,57 +100,11 @@ afterAll(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }, 30_000);
 
-interface Sample {
-  start: number;
-  end: number;
-  method: string;
-  status: number;
-  body: string;
-  error?: string;
-}
 
 const failed = (s: Sample) => s.error !== undefined || s.status !== 200 || !/^v\d+\n$/.test(s.body);
 
-// Paced keep-alive load to Caddy, GET and POST alternating (Caddy retries a GET, never a POST).
 function startLoad(): { stop(): Promise<Sample[]> } {
-  const agent = new Agent({ keepAlive: true, maxSockets: LOAD_CONCURRENCY });
-  const samples: Sample[] = [];
-  const periodMs = (1000 * LOAD_CONCURRENCY) / LOAD_RATE_PER_S;
-  let running = true;
-  const one = (method: string): Promise<Sample> =>
-    new Promise((resolve) => {
-      const start = performance.now();
-      const done = (status: number, body: string, error?: string) => resolve({ start, end: performance.now(), method, status, body, error });
-      // An empty POST: the test app does not read request bodies.
-      const req = request({ host: '127.0.0.1', port: httpPort, path: '/version', method, headers: { Host: HOST, 'Content-Length': 0 }, agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
-        res.on('error', (err) => done(res.statusCode ?? 0, '', err.message));
-      });
-      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timed out')));
-      req.on('error', (err) => done(0, '', (err as NodeJS.ErrnoException).code ?? err.message));
-      req.end();
-    });
-  const worker = async (w: number) => {
-    let next = performance.now() + (w * periodMs) / LOAD_CONCURRENCY;
-    for (let i = 0; running; i++) {
-      const wait = next - performance.now();
-      if (wait > 0) await sleep(wait);
-      if (!running) break;
-      samples.push(await one((w + i) % 2 === 0 ? 'GET' : 'POST'));
-      next = Math.max(next + periodMs, performance.now());
-    }
-  };
-  const workers = Array.from({ length: LOAD_CONCURRENCY }, (_, w) => worker(w));
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(workers);
-      agent.destroy();
-      return samples;
-    },
-  };
+  return startHttpLoad({ host: '127.0.0.1', port: httpPort, hostHeader: HOST, path: '/version', concurrency: LOAD_CONCURRENCY, ratePerSecond: LOAD_RATE_PER_S, timeoutMs: REQUEST_TIMEOUT_MS });
 }
 
 // Runs `work` under load and reports the numbers; returns the samples and the failed ones.

@@ -2,7 +2,7 @@
 // flipping slot gates while Caddy's configuration stays byte-identical, and no request fails.
 // The negative control replaces an upstream naively behind the same Caddy and does lose
 // requests, so this test can fail. Traffic goes only to 127.x addresses.
-import { createServer, request, Agent, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCaddyConfig, type AppRoute } from './caddy-config';
@@ -10,6 +10,7 @@ import { freePort, startTestCaddy, type TestCaddy } from './caddy-test-process';
 import { SlotGate } from './slot-gate';
 import { moveTraffic, type MoveTrafficResult } from './slot-swap';
 import { appSlots, dialAddress, otherSlot, type AppSlots, type SlotAddress, type SlotName } from './slots';
+import { startLoad as startHttpLoad, type Sample } from '../../test/support/http-load';
 
 // App indexes far from 127.0.1.1 (Debian's /etc/hosts name for the machine).
 const GATED_APP_INDEX = 120;
@@ -63,60 +64,11 @@ class Upstream {
   }
 }
 
-interface Sample {
-  start: number;
-  end: number;
-  method: string;
-  status: number;
-  body: string;
-  error?: string;
-}
 
 const failed = (s: Sample) => s.error !== undefined || s.status !== 200 || !/^v\d+$/.test(s.body);
 
-// Paced keep-alive load from LOAD_CONCURRENCY workers, GET and POST alternating: Caddy retries
-// a GET whose upstream vanished, never a POST, so POSTs show every cut request.
 function startLoad(httpPort: number, host: string): { stop(): Promise<Sample[]> } {
-  const agent = new Agent({ keepAlive: true, maxSockets: LOAD_CONCURRENCY });
-  const samples: Sample[] = [];
-  const periodMs = (1000 * LOAD_CONCURRENCY) / LOAD_RATE_PER_S;
-  let running = true;
-  const one = (method: string): Promise<Sample> =>
-    new Promise((resolve) => {
-      const start = performance.now();
-      const done = (status: number, body: string, error?: string) => resolve({ start, end: performance.now(), method, status, body, error });
-      const body = method === 'POST' ? '{"order":1}' : undefined;
-      const headers: Record<string, string | number> = { Host: host };
-      if (body) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': body.length });
-      const req = request({ host: '127.0.0.1', port: httpPort, path: '/work', method, headers, agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
-        res.on('error', (err) => done(res.statusCode ?? 0, '', err.message));
-      });
-      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timed out')));
-      req.on('error', (err) => done(0, '', (err as NodeJS.ErrnoException).code ?? err.message));
-      req.end(body);
-    });
-  const worker = async (w: number) => {
-    let next = performance.now() + (w * periodMs) / LOAD_CONCURRENCY;
-    for (let i = 0; running; i++) {
-      const wait = next - performance.now();
-      if (wait > 0) await sleep(wait);
-      if (!running) break;
-      samples.push(await one((w + i) % 2 === 0 ? 'GET' : 'POST'));
-      next = Math.max(next + periodMs, performance.now());
-    }
-  };
-  const workers = Array.from({ length: LOAD_CONCURRENCY }, (_, w) => worker(w));
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(workers);
-      agent.destroy();
-      return samples;
-    },
-  };
+  return startHttpLoad({ host: '127.0.0.1', port: httpPort, hostHeader: host, path: '/work', concurrency: LOAD_CONCURRENCY, ratePerSecond: LOAD_RATE_PER_S, timeoutMs: REQUEST_TIMEOUT_MS, postBody: '{"order":1}' });
 }
 
 function report(label: string, samples: Sample[], seconds: number) {

@@ -1,18 +1,20 @@
 // Deploys end to end: the real CLI and control plane, a real test host (rootless Podman, the
 // agent, Caddy on the node's port 80), the local test app image, and traffic through Caddy
 // the whole time. Every deploy, the failing one and the rollback must lose zero requests.
-import { Agent, request } from 'node:http';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTestHosts } from '../hosts/hosts';
 import { operator, ROOT, sh, sshAs, startHarness, type Harness } from '../support/harness';
+import { startLoad } from '../support/http-load';
 
 const hosts = loadTestHosts();
 const h1 = hosts.hosts.find((h) => h.name === 'h1')!;
 const user = h1.users.deploy;
 const DOMAIN = 'web.test';
 const LOAD_WORKERS = 6;
+const LOAD_RATE_PER_S = 150;
 
 let hx: Harness;
 
@@ -26,9 +28,9 @@ function buildVersion(version: string, sick = false): void {
   onHost(`printf '%s\\n' '${containerfile}' | podman build -q -t localhost/testapp:${version} -f - "$(mktemp -d)" >/dev/null`);
 }
 
-function get(path: string, agent?: Agent): Promise<{ status: number; body: string }> {
+function get(path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: h1.address, port: 80, path, headers: { host: DOMAIN }, agent, timeout: 10_000 }, (res) => {
+    const req = request({ host: h1.address, port: 80, path, headers: { host: DOMAIN }, timeout: 10_000 }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
@@ -39,37 +41,21 @@ function get(path: string, agent?: Agent): Promise<{ status: number; body: strin
   });
 }
 
-// Bounded steady traffic through Caddy while fn runs: counts every failed request.
+// Bounded steady traffic through Caddy on the node while fn runs.
 async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; ok: number; failed: string[]; versions: string[] }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: LOAD_WORKERS });
-  let stop = false;
-  let ok = 0;
-  const failed: string[] = [];
-  const versions: string[] = [];
-  const worker = async () => {
-    while (!stop) {
-      try {
-        const r = await get('/version', agent);
-        if (r.status === 200) {
-          ok++;
-          if (versions.at(-1) !== r.body) versions.push(r.body);
-        } else failed.push(`HTTP ${r.status}`);
-      } catch (err) {
-        failed.push((err as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const workers = Array.from({ length: LOAD_WORKERS }, worker);
+  const load = startLoad({ host: h1.address, port: 80, hostHeader: DOMAIN, path: '/version', concurrency: LOAD_WORKERS, ratePerSecond: LOAD_RATE_PER_S });
+  let result: T;
   try {
-    const result = await fn();
+    result = await fn();
     await new Promise((r) => setTimeout(r, 500));
-    return { result, ok, failed, versions };
   } finally {
-    stop = true;
-    await Promise.all(workers);
-    agent.destroy();
+    await load.stop();
   }
+  const samples = [...load.samples].sort((a, b) => a.end - b.end);
+  const failed = samples.filter((x) => x.error !== undefined || x.status !== 200).map((x) => `${x.method} ${x.error ?? `HTTP ${x.status}`}`);
+  const versions: string[] = [];
+  for (const x of samples) if (x.status === 200 && versions.at(-1) !== x.body.trim()) versions.push(x.body.trim());
+  return { result, ok: samples.length - failed.length, failed, versions };
 }
 
 // Concurrent requests that straddle the switch may finish out of order, so the answers may
