@@ -12,7 +12,7 @@ import { loadOrCreateMasterKey } from './crypto/master-key';
 import { Vault } from './crypto/vault';
 import { openDatabase, type Db } from './db/database';
 import { nodeHandlers } from './nodes/node-service';
-import { appHandlers, appsOnNode } from './apps/app-service';
+import { appHandlers, appsOnNode, appSummaryByName } from './apps/app-service';
 import { deployHandlers } from './apps/deploy-service';
 import { NodeStore, toSummary } from './nodes/node-store';
 import { KnownHosts } from './ssh/known-hosts';
@@ -100,7 +100,10 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       nodes,
       fleet,
       audit,
-      onAppChanged: (name) => void router.call('apps.get', { name }, { actor: 'system', source: 'system' }).then((a) => router.publish('apps.changed', a as never)).catch(() => {}),
+      onAppChanged: (name) => {
+        const app = appSummaryByName(db, nodes, name);
+        if (app) router.publish('apps.changed', app);
+      },
     }),
     'audit.list': async ({ limit, beforeId }) => audit.list(limit, beforeId),
   });

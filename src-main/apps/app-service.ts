@@ -31,11 +31,7 @@ export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | '
     if (!row) throw new ApiError('not_found', `no app named '${name}'`, 'list apps with `podploy app list`');
     return row;
   };
-  const summary = (row: AppRow): AppSummary => {
-    const node = d.nodes.byId(row.nodeId);
-    const live = d.db.select().from(releases).where(eq(releases.appId, row.id)).orderBy(desc(releases.number)).all().find((r) => r.status === 'live');
-    return { ...row, node: node?.name ?? '?', spec: AppSpec.parse(row.spec), currentRelease: live ? toReleaseSummary(live) : null };
-  };
+  const summary = (row: AppRow) => appSummary(d.db, d.nodes, row);
 
   return {
     'apps.create': async ({ spec }, ctx) =>
@@ -71,6 +67,17 @@ export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | '
       return d.db.select().from(releases).where(eq(releases.appId, app.id)).orderBy(desc(releases.number)).all().map(toReleaseSummary);
     },
   };
+}
+
+export function appSummary(db: Db, nodes: NodeStore, row: AppRow): AppSummary {
+  const node = nodes.byId(row.nodeId);
+  const live = db.select().from(releases).where(eq(releases.appId, row.id)).orderBy(desc(releases.number)).all().find((r) => r.status === 'live');
+  return { ...row, node: node?.name ?? '?', spec: AppSpec.parse(row.spec), currentRelease: live ? toReleaseSummary(live) : null };
+}
+
+export function appSummaryByName(db: Db, nodes: NodeStore, name: string): AppSummary | null {
+  const row = db.select().from(apps).where(eq(apps.name, name)).get();
+  return row ? appSummary(db, nodes, row) : null;
 }
 
 export function appsOnNode(db: Db, nodeId: string): string[] {
