@@ -1,28 +1,25 @@
-// Every default of the agent's deploy, named in one place.
-//
-// The health and deploy defaults are COPIES of HEALTH_DEFAULTS / DEPLOY_DEFAULTS in
-// src-main/api/app-spec.ts: the agent ships as its own bundle and must not import src-main.
-// constants.spec.ts fails when the two drift apart; the lasting fix is to move them into
-// proto/ (the code both sides share).
+// Every default of the agent's deploy, named in one place. The health and deploy numbers come
+// from proto/deploy-defaults.ts, which the control plane's AppSpec reads too.
+import { DEPLOY_DEFAULTS, HEALTH_DEFAULTS } from '../../proto/deploy-defaults';
 import type { SlotName } from '../ingress/slots';
 
 // Step 3: how v2's health check runs unless the release says otherwise.
-export const HEALTH_PATH = '/health';
-export const HEALTH_INTERVAL_MS = 1_000;
-export const HEALTH_TIMEOUT_MS = 5_000;
-export const HEALTH_HEALTHY_THRESHOLD = 1;
+export const HEALTH_PATH = HEALTH_DEFAULTS.path;
+export const HEALTH_INTERVAL_MS = HEALTH_DEFAULTS.intervalMs;
+export const HEALTH_TIMEOUT_MS = HEALTH_DEFAULTS.timeoutMs;
+export const HEALTH_HEALTHY_THRESHOLD = HEALTH_DEFAULTS.healthyThreshold;
 // Used by liveness probes (Lazarus), not by the deploy: a deploy waits until the deadline.
-export const HEALTH_UNHEALTHY_THRESHOLD = 3;
-export const HEALTH_START_PERIOD_MS = 0;
-export const HEALTH_DEADLINE_MS = 60_000;
+export const HEALTH_UNHEALTHY_THRESHOLD = HEALTH_DEFAULTS.unhealthyThreshold;
+export const HEALTH_START_PERIOD_MS = HEALTH_DEFAULTS.startPeriodMs;
+export const HEALTH_DEADLINE_MS = HEALTH_DEFAULTS.deadlineMs;
 // An HTTP check passes on these statuses (as Docker and Kubernetes do: 2xx and 3xx).
 export const HEALTH_PASS_STATUS_MIN = 200;
 export const HEALTH_PASS_STATUS_MAX = 399;
 
 // Steps 2, 5 and 6.
-export const CONTAINER_PORT = 8080;
-export const STOP_GRACE_MS = 10_000;
-export const DRAIN_MS = 30_000;
+export const CONTAINER_PORT = DEPLOY_DEFAULTS.port;
+export const STOP_GRACE_MS = DEPLOY_DEFAULTS.stopGraceMs;
+export const DRAIN_MS = DEPLOY_DEFAULTS.drainMs;
 
 // The slot a first deploy (no v1) goes into.
 export const FIRST_DEPLOY_SLOT: SlotName = 'a';

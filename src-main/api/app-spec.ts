@@ -2,22 +2,9 @@
 // defaults, the CLI and the API validate with the same schema, and a release freezes one copy.
 import { z } from 'zod';
 
-export const HEALTH_DEFAULTS = {
-  path: '/health',
-  intervalMs: 1_000,
-  timeoutMs: 5_000,
-  healthyThreshold: 1,
-  unhealthyThreshold: 3,
-  startPeriodMs: 0,
-  deadlineMs: 60_000,
-} as const;
+import { DEPLOY_DEFAULTS, HEALTH_DEFAULTS } from '../../proto/deploy-defaults';
 
-export const DEPLOY_DEFAULTS = {
-  port: 8080,
-  stopGraceMs: 10_000,
-  drainMs: 30_000,
-  keepReleases: 5,
-} as const;
+export { DEPLOY_DEFAULTS, HEALTH_DEFAULTS };
 
 const RESERVED_ENV = /^PODPLOY_/;
 
