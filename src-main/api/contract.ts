@@ -160,6 +160,47 @@ export const DeployProgress = z.object({
 });
 export type DeployProgress = z.infer<typeof DeployProgress>;
 
+// Secrets are write-only: the API takes values and gives back names and versions, never values.
+export const SecretsSummary = z.object({
+  app: z.string(),
+  // Grows by one with every change; a release records the version it deployed.
+  version: z.number().int(),
+  secrets: z.array(z.object({ name: z.string(), updatedAt: z.number(), updatedBy: z.string() })),
+});
+export type SecretsSummary = z.infer<typeof SecretsSummary>;
+
+export const LogsInput = z.object({
+  name: AppName,
+  follow: z.boolean().default(false),
+  tail: z.number().int().min(0).max(1_000_000).optional(),
+  // A duration back from now ("10m", "2h", "30s") or an ISO 8601 time.
+  since: z.string().optional(),
+  release: z.number().int().min(1).optional(),
+});
+
+export const LogLine = z.object({
+  at: z.number(), // ms since the epoch
+  stream: z.enum(['stdout', 'stderr']),
+  line: z.string(),
+  release: z.number().int().optional(),
+});
+export type LogLine = z.infer<typeof LogLine>;
+
+export const ContainerSummary = z.object({
+  app: z.string(),
+  node: z.string(),
+  release: z.number().int().optional(),
+  slot: z.string(),
+  name: z.string(),
+  image: z.string(),
+  imageDigest: z.string().optional(),
+  state: z.string(),
+  startedAt: z.number().optional(),
+  exitCode: z.number().int().optional(),
+  serving: z.boolean(),
+});
+export type ContainerSummary = z.infer<typeof ContainerSummary>;
+
 export const Session = z.object({ user: z.string(), source: z.string(), version: z.string() });
 
 // Every operation: its input, its output and, for long work, the shape of its progress.
@@ -192,6 +233,17 @@ export const procedures = {
     progress: DeployProgress,
   },
   'apps.delete': { input: z.object({ name: AppName }), output: z.object({ deleted: z.string() }) },
+  // Replaces the app's configuration (not its name or node); the next deploy uses it.
+  'apps.update': { input: z.object({ spec: AppSpec }), output: AppSummary },
+  // Follows while `follow` is set, until the caller cancels; each line arrives as progress.
+  'apps.logs': { input: LogsInput, output: z.object({ lines: z.number().int() }), progress: LogLine },
+  'apps.ps': { input: z.object({ name: AppName.optional() }), output: z.array(ContainerSummary) },
+  'secrets.set': {
+    input: z.object({ app: AppName, values: z.record(z.string(), z.string()) }),
+    output: SecretsSummary,
+  },
+  'secrets.unset': { input: z.object({ app: AppName, names: z.array(z.string()).min(1) }), output: SecretsSummary },
+  'secrets.list': { input: z.object({ app: AppName }), output: SecretsSummary },
   'audit.list': {
     input: z.object({ limit: z.number().int().min(1).max(1000).default(200), beforeId: z.number().int().optional() }),
     output: z.array(AuditEntry),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Brings up the test hosts the end-to-end suites onboard over SSH: three "fresh servers", each a
-# network namespace (ppt-h1..3, 10.213.N.2) with its own sshd and host keys, and unprivileged
+# Brings up the test hosts the end-to-end suites onboard over SSH: seven "fresh servers", each a
+# network namespace (ppt-h1..7, 10.213.N.2) with its own sshd and host keys, and unprivileged
 # users with rootless Podman ready. Idempotent: what is already right is left alone, so a run
 # against hosts that are up is quick and changes nothing. Run as root; teardown.sh undoes it.
 #
@@ -337,8 +337,10 @@ json=$(cat <<JSON
       "users": { "deploy": "ppdeploy1", "password": { "user": "$PPT_PASS_USER", "password": "$password" } } },
     { "name": "h2", "netns": "$(ppt_ns h2)", "address": "$(ppt_addr h2)", "port": 22,
       "users": { "deploy": "ppdeploy2", "bare": "$PPT_BARE_USER" } },
-    { "name": "h3", "netns": "$(ppt_ns h3)", "address": "$(ppt_addr h3)", "port": 22,
-      "users": { "deploy": "ppdeploy3" } }
+$(for h in h3 "${PPT_PLAIN_HOSTS[@]}"; do
+  printf '    { "name": "%s", "netns": "%s", "address": "%s", "port": 22, "users": { "deploy": "%s" } }' "$h" "$(ppt_ns "$h")" "$(ppt_addr "$h")" "ppdeploy${h#h}"
+  [[ $h == "${PPT_PLAIN_HOSTS[-1]}" ]] || printf ',\n'
+done)
   ]
 }
 JSON

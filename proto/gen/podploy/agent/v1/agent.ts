@@ -125,11 +125,47 @@ export interface DeployApp {
   memoryMb: number;
   stopGraceMs: number;
   drainMs: number;
+  volumes: VolumeMount[];
+  /**
+   * The release's secrets: a JSON object of name -> value, sealed with XChaCha20-Poly1305 under
+   * the node's secrets key (from the agent's config). Empty: none. Never plain text on the wire
+   * or on the node's disk.
+   */
+  sealedSecrets: Buffer;
+  /** Registry credentials for the pull, sealed the same way (JSON {username, password}). */
+  sealedRegistryAuth: Buffer;
+  registryTlsVerify: boolean;
+  /**
+   * Build the image on the node from git instead of pulling `image` (then `image` is the tag
+   * to give the build).
+   */
+  git:
+    | GitSource
+    | undefined;
+  /** The image digest to run (a rollback pins the release's digest, not a tag). */
+  imageDigest: string;
+  /** Images of the app's last N releases stay on the node; older ones are pruned. */
+  keepReleases: number;
+  /** How long WebSocket (upgraded) connections to v1 may stay open after the switch. */
+  websocketGraceMs: number;
 }
 
 export interface DeployApp_EnvEntry {
   key: string;
   value: string;
+}
+
+export interface VolumeMount {
+  /** a Podman named volume, created when missing */
+  name: string;
+  /** where it is mounted in the container */
+  path: string;
+}
+
+export interface GitSource {
+  url: string;
+  ref: string;
+  containerfile: string;
 }
 
 export interface HealthSettings {
@@ -158,6 +194,51 @@ export interface DeployEvent {
   imageDigest: string;
   failedStep: string;
   reason: string;
+}
+
+export interface LogsRequest {
+  app: string;
+  follow: boolean;
+  /** 0: all */
+  tail: number;
+  /** 0: from the start */
+  sinceMs: number;
+  /** empty: the live release's container */
+  release: string;
+}
+
+export interface LogLine {
+  atMs: number;
+  /** stdout or stderr */
+  stream: string;
+  line: string;
+  container: string;
+  release: string;
+}
+
+export interface ListContainersRequest {
+  /** empty: every app */
+  app: string;
+}
+
+export interface ContainerInfo {
+  app: string;
+  release: string;
+  slot: string;
+  name: string;
+  id: string;
+  image: string;
+  imageDigest: string;
+  /** running, exited, created... */
+  state: string;
+  startedAtMs: number;
+  exitCode: number;
+  /** behind the app's open gate */
+  serving: boolean;
+}
+
+export interface ListContainersResponse {
+  containers: ContainerInfo[];
 }
 
 export interface SetLabels {
@@ -1534,6 +1615,14 @@ function createBaseDeployApp(): DeployApp {
     memoryMb: 0,
     stopGraceMs: 0,
     drainMs: 0,
+    volumes: [],
+    sealedSecrets: Buffer.alloc(0),
+    sealedRegistryAuth: Buffer.alloc(0),
+    registryTlsVerify: false,
+    git: undefined,
+    imageDigest: "",
+    keepReleases: 0,
+    websocketGraceMs: 0,
   };
 }
 
@@ -1574,6 +1663,30 @@ export const DeployApp: MessageFns<DeployApp> = {
     }
     if (message.drainMs !== 0) {
       writer.uint32(96).uint32(message.drainMs);
+    }
+    for (const v of message.volumes) {
+      VolumeMount.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.sealedSecrets.length !== 0) {
+      writer.uint32(114).bytes(message.sealedSecrets);
+    }
+    if (message.sealedRegistryAuth.length !== 0) {
+      writer.uint32(122).bytes(message.sealedRegistryAuth);
+    }
+    if (message.registryTlsVerify !== false) {
+      writer.uint32(128).bool(message.registryTlsVerify);
+    }
+    if (message.git !== undefined) {
+      GitSource.encode(message.git, writer.uint32(138).fork()).join();
+    }
+    if (message.imageDigest !== "") {
+      writer.uint32(146).string(message.imageDigest);
+    }
+    if (message.keepReleases !== 0) {
+      writer.uint32(152).uint32(message.keepReleases);
+    }
+    if (message.websocketGraceMs !== 0) {
+      writer.uint32(160).uint32(message.websocketGraceMs);
     }
     return writer;
   },
@@ -1690,6 +1803,70 @@ export const DeployApp: MessageFns<DeployApp> = {
             message.drainMs = reader.uint32();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.volumes.push(VolumeMount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.sealedSecrets = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.sealedRegistryAuth = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.registryTlsVerify = reader.bool();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.git = GitSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.imageDigest = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.keepReleases = reader.uint32();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.websocketGraceMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1741,6 +1918,40 @@ export const DeployApp: MessageFns<DeployApp> = {
         : isSet(object.drain_ms)
         ? globalThis.Number(object.drain_ms)
         : 0,
+      volumes: globalThis.Array.isArray(object?.volumes)
+        ? object.volumes.map((e: any) => VolumeMount.fromJSON(e))
+        : [],
+      sealedSecrets: isSet(object.sealedSecrets)
+        ? Buffer.from(bytesFromBase64(object.sealedSecrets))
+        : isSet(object.sealed_secrets)
+        ? Buffer.from(bytesFromBase64(object.sealed_secrets))
+        : Buffer.alloc(0),
+      sealedRegistryAuth: isSet(object.sealedRegistryAuth)
+        ? Buffer.from(bytesFromBase64(object.sealedRegistryAuth))
+        : isSet(object.sealed_registry_auth)
+        ? Buffer.from(bytesFromBase64(object.sealed_registry_auth))
+        : Buffer.alloc(0),
+      registryTlsVerify: isSet(object.registryTlsVerify)
+        ? globalThis.Boolean(object.registryTlsVerify)
+        : isSet(object.registry_tls_verify)
+        ? globalThis.Boolean(object.registry_tls_verify)
+        : false,
+      git: isSet(object.git) ? GitSource.fromJSON(object.git) : undefined,
+      imageDigest: isSet(object.imageDigest)
+        ? globalThis.String(object.imageDigest)
+        : isSet(object.image_digest)
+        ? globalThis.String(object.image_digest)
+        : "",
+      keepReleases: isSet(object.keepReleases)
+        ? globalThis.Number(object.keepReleases)
+        : isSet(object.keep_releases)
+        ? globalThis.Number(object.keep_releases)
+        : 0,
+      websocketGraceMs: isSet(object.websocketGraceMs)
+        ? globalThis.Number(object.websocketGraceMs)
+        : isSet(object.websocket_grace_ms)
+        ? globalThis.Number(object.websocket_grace_ms)
+        : 0,
     };
   },
 
@@ -1788,6 +1999,30 @@ export const DeployApp: MessageFns<DeployApp> = {
     if (message.drainMs !== 0) {
       obj.drainMs = Math.round(message.drainMs);
     }
+    if (message.volumes?.length) {
+      obj.volumes = message.volumes.map((e) => VolumeMount.toJSON(e));
+    }
+    if (message.sealedSecrets.length !== 0) {
+      obj.sealedSecrets = base64FromBytes(message.sealedSecrets);
+    }
+    if (message.sealedRegistryAuth.length !== 0) {
+      obj.sealedRegistryAuth = base64FromBytes(message.sealedRegistryAuth);
+    }
+    if (message.registryTlsVerify !== false) {
+      obj.registryTlsVerify = message.registryTlsVerify;
+    }
+    if (message.git !== undefined) {
+      obj.git = GitSource.toJSON(message.git);
+    }
+    if (message.imageDigest !== "") {
+      obj.imageDigest = message.imageDigest;
+    }
+    if (message.keepReleases !== 0) {
+      obj.keepReleases = Math.round(message.keepReleases);
+    }
+    if (message.websocketGraceMs !== 0) {
+      obj.websocketGraceMs = Math.round(message.websocketGraceMs);
+    }
     return obj;
   },
 
@@ -1818,6 +2053,14 @@ export const DeployApp: MessageFns<DeployApp> = {
     message.memoryMb = object.memoryMb ?? 0;
     message.stopGraceMs = object.stopGraceMs ?? 0;
     message.drainMs = object.drainMs ?? 0;
+    message.volumes = object.volumes?.map((e) => VolumeMount.fromPartial(e)) || [];
+    message.sealedSecrets = object.sealedSecrets ?? Buffer.alloc(0);
+    message.sealedRegistryAuth = object.sealedRegistryAuth ?? Buffer.alloc(0);
+    message.registryTlsVerify = object.registryTlsVerify ?? false;
+    message.git = (object.git !== undefined && object.git !== null) ? GitSource.fromPartial(object.git) : undefined;
+    message.imageDigest = object.imageDigest ?? "";
+    message.keepReleases = object.keepReleases ?? 0;
+    message.websocketGraceMs = object.websocketGraceMs ?? 0;
     return message;
   },
 };
@@ -1903,6 +2146,192 @@ export const DeployApp_EnvEntry: MessageFns<DeployApp_EnvEntry> = {
     const message = createBaseDeployApp_EnvEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseVolumeMount(): VolumeMount {
+  return { name: "", path: "" };
+}
+
+export const VolumeMount: MessageFns<VolumeMount> = {
+  encode(message: VolumeMount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VolumeMount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVolumeMount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VolumeMount {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+    };
+  },
+
+  toJSON(message: VolumeMount): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VolumeMount>): VolumeMount {
+    return VolumeMount.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VolumeMount>): VolumeMount {
+    const message = createBaseVolumeMount();
+    message.name = object.name ?? "";
+    message.path = object.path ?? "";
+    return message;
+  },
+};
+
+function createBaseGitSource(): GitSource {
+  return { url: "", ref: "", containerfile: "" };
+}
+
+export const GitSource: MessageFns<GitSource> = {
+  encode(message: GitSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.ref !== "") {
+      writer.uint32(18).string(message.ref);
+    }
+    if (message.containerfile !== "") {
+      writer.uint32(26).string(message.containerfile);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GitSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGitSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.containerfile = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GitSource {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
+      containerfile: isSet(object.containerfile) ? globalThis.String(object.containerfile) : "",
+    };
+  },
+
+  toJSON(message: GitSource): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    if (message.containerfile !== "") {
+      obj.containerfile = message.containerfile;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GitSource>): GitSource {
+    return GitSource.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GitSource>): GitSource {
+    const message = createBaseGitSource();
+    message.url = object.url ?? "";
+    message.ref = object.ref ?? "";
+    message.containerfile = object.containerfile ?? "";
     return message;
   },
 };
@@ -2357,6 +2786,671 @@ export const DeployEvent: MessageFns<DeployEvent> = {
   },
 };
 
+function createBaseLogsRequest(): LogsRequest {
+  return { app: "", follow: false, tail: 0, sinceMs: 0, release: "" };
+}
+
+export const LogsRequest: MessageFns<LogsRequest> = {
+  encode(message: LogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.app !== "") {
+      writer.uint32(10).string(message.app);
+    }
+    if (message.follow !== false) {
+      writer.uint32(16).bool(message.follow);
+    }
+    if (message.tail !== 0) {
+      writer.uint32(24).uint32(message.tail);
+    }
+    if (message.sinceMs !== 0) {
+      writer.uint32(32).int64(message.sinceMs);
+    }
+    if (message.release !== "") {
+      writer.uint32(42).string(message.release);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tail = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sinceMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.release = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogsRequest {
+    return {
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      tail: isSet(object.tail) ? globalThis.Number(object.tail) : 0,
+      sinceMs: isSet(object.sinceMs)
+        ? globalThis.Number(object.sinceMs)
+        : isSet(object.since_ms)
+        ? globalThis.Number(object.since_ms)
+        : 0,
+      release: isSet(object.release) ? globalThis.String(object.release) : "",
+    };
+  },
+
+  toJSON(message: LogsRequest): unknown {
+    const obj: any = {};
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    if (message.tail !== 0) {
+      obj.tail = Math.round(message.tail);
+    }
+    if (message.sinceMs !== 0) {
+      obj.sinceMs = Math.round(message.sinceMs);
+    }
+    if (message.release !== "") {
+      obj.release = message.release;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogsRequest>): LogsRequest {
+    return LogsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogsRequest>): LogsRequest {
+    const message = createBaseLogsRequest();
+    message.app = object.app ?? "";
+    message.follow = object.follow ?? false;
+    message.tail = object.tail ?? 0;
+    message.sinceMs = object.sinceMs ?? 0;
+    message.release = object.release ?? "";
+    return message;
+  },
+};
+
+function createBaseLogLine(): LogLine {
+  return { atMs: 0, stream: "", line: "", container: "", release: "" };
+}
+
+export const LogLine: MessageFns<LogLine> = {
+  encode(message: LogLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.atMs !== 0) {
+      writer.uint32(8).int64(message.atMs);
+    }
+    if (message.stream !== "") {
+      writer.uint32(18).string(message.stream);
+    }
+    if (message.line !== "") {
+      writer.uint32(26).string(message.line);
+    }
+    if (message.container !== "") {
+      writer.uint32(34).string(message.container);
+    }
+    if (message.release !== "") {
+      writer.uint32(42).string(message.release);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.atMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stream = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.line = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.release = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogLine {
+    return {
+      atMs: isSet(object.atMs)
+        ? globalThis.Number(object.atMs)
+        : isSet(object.at_ms)
+        ? globalThis.Number(object.at_ms)
+        : 0,
+      stream: isSet(object.stream) ? globalThis.String(object.stream) : "",
+      line: isSet(object.line) ? globalThis.String(object.line) : "",
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      release: isSet(object.release) ? globalThis.String(object.release) : "",
+    };
+  },
+
+  toJSON(message: LogLine): unknown {
+    const obj: any = {};
+    if (message.atMs !== 0) {
+      obj.atMs = Math.round(message.atMs);
+    }
+    if (message.stream !== "") {
+      obj.stream = message.stream;
+    }
+    if (message.line !== "") {
+      obj.line = message.line;
+    }
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.release !== "") {
+      obj.release = message.release;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogLine>): LogLine {
+    return LogLine.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogLine>): LogLine {
+    const message = createBaseLogLine();
+    message.atMs = object.atMs ?? 0;
+    message.stream = object.stream ?? "";
+    message.line = object.line ?? "";
+    message.container = object.container ?? "";
+    message.release = object.release ?? "";
+    return message;
+  },
+};
+
+function createBaseListContainersRequest(): ListContainersRequest {
+  return { app: "" };
+}
+
+export const ListContainersRequest: MessageFns<ListContainersRequest> = {
+  encode(message: ListContainersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.app !== "") {
+      writer.uint32(10).string(message.app);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListContainersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListContainersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListContainersRequest {
+    return { app: isSet(object.app) ? globalThis.String(object.app) : "" };
+  },
+
+  toJSON(message: ListContainersRequest): unknown {
+    const obj: any = {};
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListContainersRequest>): ListContainersRequest {
+    return ListContainersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListContainersRequest>): ListContainersRequest {
+    const message = createBaseListContainersRequest();
+    message.app = object.app ?? "";
+    return message;
+  },
+};
+
+function createBaseContainerInfo(): ContainerInfo {
+  return {
+    app: "",
+    release: "",
+    slot: "",
+    name: "",
+    id: "",
+    image: "",
+    imageDigest: "",
+    state: "",
+    startedAtMs: 0,
+    exitCode: 0,
+    serving: false,
+  };
+}
+
+export const ContainerInfo: MessageFns<ContainerInfo> = {
+  encode(message: ContainerInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.app !== "") {
+      writer.uint32(10).string(message.app);
+    }
+    if (message.release !== "") {
+      writer.uint32(18).string(message.release);
+    }
+    if (message.slot !== "") {
+      writer.uint32(26).string(message.slot);
+    }
+    if (message.name !== "") {
+      writer.uint32(34).string(message.name);
+    }
+    if (message.id !== "") {
+      writer.uint32(42).string(message.id);
+    }
+    if (message.image !== "") {
+      writer.uint32(50).string(message.image);
+    }
+    if (message.imageDigest !== "") {
+      writer.uint32(58).string(message.imageDigest);
+    }
+    if (message.state !== "") {
+      writer.uint32(66).string(message.state);
+    }
+    if (message.startedAtMs !== 0) {
+      writer.uint32(72).int64(message.startedAtMs);
+    }
+    if (message.exitCode !== 0) {
+      writer.uint32(80).int32(message.exitCode);
+    }
+    if (message.serving !== false) {
+      writer.uint32(88).bool(message.serving);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.release = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.slot = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.image = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.imageDigest = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.startedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.exitCode = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.serving = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerInfo {
+    return {
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      release: isSet(object.release) ? globalThis.String(object.release) : "",
+      slot: isSet(object.slot) ? globalThis.String(object.slot) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      image: isSet(object.image) ? globalThis.String(object.image) : "",
+      imageDigest: isSet(object.imageDigest)
+        ? globalThis.String(object.imageDigest)
+        : isSet(object.image_digest)
+        ? globalThis.String(object.image_digest)
+        : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      startedAtMs: isSet(object.startedAtMs)
+        ? globalThis.Number(object.startedAtMs)
+        : isSet(object.started_at_ms)
+        ? globalThis.Number(object.started_at_ms)
+        : 0,
+      exitCode: isSet(object.exitCode)
+        ? globalThis.Number(object.exitCode)
+        : isSet(object.exit_code)
+        ? globalThis.Number(object.exit_code)
+        : 0,
+      serving: isSet(object.serving) ? globalThis.Boolean(object.serving) : false,
+    };
+  },
+
+  toJSON(message: ContainerInfo): unknown {
+    const obj: any = {};
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.release !== "") {
+      obj.release = message.release;
+    }
+    if (message.slot !== "") {
+      obj.slot = message.slot;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.image !== "") {
+      obj.image = message.image;
+    }
+    if (message.imageDigest !== "") {
+      obj.imageDigest = message.imageDigest;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.startedAtMs !== 0) {
+      obj.startedAtMs = Math.round(message.startedAtMs);
+    }
+    if (message.exitCode !== 0) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    if (message.serving !== false) {
+      obj.serving = message.serving;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ContainerInfo>): ContainerInfo {
+    return ContainerInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ContainerInfo>): ContainerInfo {
+    const message = createBaseContainerInfo();
+    message.app = object.app ?? "";
+    message.release = object.release ?? "";
+    message.slot = object.slot ?? "";
+    message.name = object.name ?? "";
+    message.id = object.id ?? "";
+    message.image = object.image ?? "";
+    message.imageDigest = object.imageDigest ?? "";
+    message.state = object.state ?? "";
+    message.startedAtMs = object.startedAtMs ?? 0;
+    message.exitCode = object.exitCode ?? 0;
+    message.serving = object.serving ?? false;
+    return message;
+  },
+};
+
+function createBaseListContainersResponse(): ListContainersResponse {
+  return { containers: [] };
+}
+
+export const ListContainersResponse: MessageFns<ListContainersResponse> = {
+  encode(message: ListContainersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.containers) {
+      ContainerInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListContainersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListContainersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containers.push(ContainerInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListContainersResponse {
+    return {
+      containers: globalThis.Array.isArray(object?.containers)
+        ? object.containers.map((e: any) => ContainerInfo.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListContainersResponse): unknown {
+    const obj: any = {};
+    if (message.containers?.length) {
+      obj.containers = message.containers.map((e) => ContainerInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListContainersResponse>): ListContainersResponse {
+    return ListContainersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListContainersResponse>): ListContainersResponse {
+    const message = createBaseListContainersResponse();
+    message.containers = object.containers?.map((e) => ContainerInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseSetLabels(): SetLabels {
   return { labels: {} };
 }
@@ -2799,6 +3893,28 @@ export const AgentService = {
     responseSerialize: (value: DeployEvent): Buffer => Buffer.from(DeployEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeployEvent => DeployEvent.decode(value),
   },
+  /** Read-only: an app's container logs (the last lines, then live lines while follow is set). */
+  logs: {
+    path: "/podploy.agent.v1.Agent/Logs" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: LogsRequest): Buffer => Buffer.from(LogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LogsRequest => LogsRequest.decode(value),
+    responseSerialize: (value: LogLine): Buffer => Buffer.from(LogLine.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LogLine => LogLine.decode(value),
+  },
+  /** Read-only: the containers PodPloy runs on this node. */
+  listContainers: {
+    path: "/podploy.agent.v1.Agent/ListContainers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListContainersRequest): Buffer =>
+      Buffer.from(ListContainersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListContainersRequest => ListContainersRequest.decode(value),
+    responseSerialize: (value: ListContainersResponse): Buffer =>
+      Buffer.from(ListContainersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListContainersResponse => ListContainersResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServer extends UntypedServiceImplementation {
@@ -2810,6 +3926,10 @@ export interface AgentServer extends UntypedServiceImplementation {
   execute: handleUnaryCall<SignedCommand, CommandResult>;
   /** State-changing and long: a signed DeployApp; the agent streams each step, then the result. */
   deploy: handleServerStreamingCall<SignedCommand, DeployEvent>;
+  /** Read-only: an app's container logs (the last lines, then live lines while follow is set). */
+  logs: handleServerStreamingCall<LogsRequest, LogLine>;
+  /** Read-only: the containers PodPloy runs on this node. */
+  listContainers: handleUnaryCall<ListContainersRequest, ListContainersResponse>;
 }
 
 export interface AgentClient extends Client {
@@ -2859,6 +3979,25 @@ export interface AgentClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<DeployEvent>;
+  /** Read-only: an app's container logs (the last lines, then live lines while follow is set). */
+  logs(request: LogsRequest, options?: Partial<CallOptions>): ClientReadableStream<LogLine>;
+  logs(request: LogsRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<LogLine>;
+  /** Read-only: the containers PodPloy runs on this node. */
+  listContainers(
+    request: ListContainersRequest,
+    callback: (error: ServiceError | null, response: ListContainersResponse) => void,
+  ): ClientUnaryCall;
+  listContainers(
+    request: ListContainersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListContainersResponse) => void,
+  ): ClientUnaryCall;
+  listContainers(
+    request: ListContainersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListContainersResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AgentClient = makeGenericClientConstructor(AgentService, "podploy.agent.v1.Agent") as unknown as {
