@@ -194,7 +194,10 @@ CONF
 done
 
 # sudo -n apt-get, nothing else, so the onboarding install step can be exercised.
-sudoers=$(for u in "${PPT_SUDO_USERS[@]}"; do echo "$u ALL=(root) NOPASSWD: /usr/bin/apt-get"; done)
+# ppdeploy7 may also lower the unprivileged port start, so onboarding's grant of ports 80/443
+# runs for real on h7.
+sudoers=$(for u in "${PPT_SUDO_USERS[@]}"; do echo "$u ALL=(root) NOPASSWD: /usr/bin/apt-get"; done
+  echo "ppdeploy7 ALL=(root) NOPASSWD: /usr/sbin/sysctl, /usr/bin/tee /etc/sysctl.d/60-podploy-ports.conf")
 tmp=$(mktemp)
 echo "$sudoers" >"$tmp"
 visudo -c -q -f "$tmp" >/dev/null || ppt_die "the sudoers rules do not parse: $sudoers"
