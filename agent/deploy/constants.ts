@@ -15,6 +15,9 @@ export const HEALTH_DEADLINE_MS = HEALTH_DEFAULTS.deadlineMs;
 // An HTTP check passes on these statuses (as Docker and Kubernetes do: 2xx and 3xx).
 export const HEALTH_PASS_STATUS_MIN = 200;
 export const HEALTH_PASS_STATUS_MAX = 399;
+// While the app does not answer at all (still booting), checks repeat this often instead of at
+// the interval, so a deploy does not wait a whole interval past the app's boot.
+export const HEALTH_BOOT_RETRY_MS = 50;
 
 // Steps 2, 5 and 6.
 export const CONTAINER_PORT = DEPLOY_DEFAULTS.port;

@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { SlotAddress } from '../ingress/slots';
-import { HEALTH_PASS_STATUS_MAX, HEALTH_PASS_STATUS_MIN } from './constants';
+import { HEALTH_BOOT_RETRY_MS, HEALTH_PASS_STATUS_MAX, HEALTH_PASS_STATUS_MIN } from './constants';
 
 export interface HealthSettings {
   kind: 'http' | 'tcp';
@@ -71,9 +71,17 @@ export async function waitHealthy(opts: WaitHealthyOptions): Promise<HealthWaitR
       const gone = await opts.containerGone();
       if (gone) return result(false, `${gone} (last check ${describeCheck(target, health)}: ${last.detail})`);
     }
-    await sleep(Math.min(health.intervalMs, Math.max(0, deadline - Date.now())));
+    const pause = booting(seen) ? Math.min(health.intervalMs, HEALTH_BOOT_RETRY_MS) : health.intervalMs;
+    await sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
   }
 }
+
+// Nothing answered at all: the app is still starting (rootless Podman's port forwarder accepts
+// and then resets until the app listens), so the next check comes sooner than the interval.
+function booting(seen: ProbeResult): boolean {
+  return !seen.ok && BOOTING_DETAILS.has(seen.detail);
+}
+const BOOTING_DETAILS = new Set(['connection refused', 'connection reset', 'socket hang up']);
 
 export function probe(target: SlotAddress, health: HealthSettings, timeoutMs: number): Promise<ProbeResult> {
   return health.kind === 'http' ? probeHttp(target, health.path, timeoutMs) : probeTcp(target, timeoutMs);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCaddyConfig, type AppRoute } from './caddy-config';
+import { buildCaddyConfig, type AppRoute, type IngressTls } from './caddy-config';
 
 const web: AppRoute = {
   app: 'web',
@@ -16,7 +16,7 @@ describe('buildCaddyConfig', () => {
       handler: 'reverse_proxy',
       upstreams: [{ dial: `${a}:28080` }, { dial: `${b}:28080` }],
       load_balancing: { selection_policy: { policy: 'first' }, try_duration: '5000ms', try_interval: '50ms' },
-      health_checks: { active: { uri: '/_podploy/slot', port: 28081, interval: '250ms', timeout: '1000ms', expect_status: 200 } },
+      health_checks: { active: { uri: '/_podploy/slot', port: 28081, interval: '50ms', timeout: '1000ms', expect_status: 200 } },
     });
     expect(JSON.stringify(config)).toBe(
       JSON.stringify({
@@ -46,16 +46,54 @@ describe('buildCaddyConfig', () => {
     expect(buildCaddyConfig({ adminListen: 'a:1', listen: [':80'], routes: [api, web] })).toEqual(one);
   });
 
-  it('takes TLS through its hook and then leaves automatic HTTPS on', () => {
-    const config = buildCaddyConfig({
-      adminListen: 'a:1',
-      listen: [':443'],
-      routes: [web],
-      tls: { connectionPolicies: [{}], tlsApp: { automation: { policies: [{ issuers: [{ module: 'internal' }] }] } } },
-    }) as any;
-    expect(config.apps.tls).toEqual({ automation: { policies: [{ issuers: [{ module: 'internal' }] }] } });
-    expect(config.apps.http.servers.podploy.tls_connection_policies).toEqual([{}]);
-    expect(config.apps.http.servers.podploy.automatic_https).toBeUndefined();
+  const tls: IngressTls = { httpsListen: ':443', acmeDirectory: 'https://acme.test/dir', acmeEmail: 'ops@example.com', acmeCaRootFile: '/state/acme-ca-root.pem', httpRedirect: 'public' };
+  const mixed: AppRoute = { ...web, domains: ['shop.example.com', 'web.test', 'localhost', '10.0.0.7', 'nas.home.arpa'] };
+
+  it('with TLS: one server on :80 and :443, the internal CA for test names and IPs, ACME (with its extra root) for the rest', () => {
+    const config = buildCaddyConfig({ adminListen: 'a:1', listen: [':80'], routes: [mixed], tls }) as any;
+    expect(config.apps.http.http_port).toBe(80);
+    expect(config.apps.http.https_port).toBe(443);
+    const server = config.apps.http.servers.podploy;
+    expect(server.listen).toEqual([':80', ':443']);
+    expect(server.tls_connection_policies).toEqual([{}]);
+    expect(server.automatic_https).toEqual({ disable_redirects: true });
+    expect(config.apps.tls).toEqual({
+      automation: {
+        policies: [
+          { subjects: ['web.test', 'localhost', '10.0.0.7', 'nas.home.arpa'], issuers: [{ module: 'internal' }] },
+          { issuers: [{ module: 'acme', ca: 'https://acme.test/dir', email: 'ops@example.com', trusted_roots_pem_files: ['/state/acme-ca-root.pem'] }] },
+        ],
+      },
+    });
+    expect(config.apps.pki).toEqual({ certificate_authorities: { local: { install_trust: false } } });
+    // The app's route (one reverse proxy, the same slots) is unchanged by TLS.
+    const plain = buildCaddyConfig({ adminListen: 'a:1', listen: [':80'], routes: [mixed] }) as any;
+    expect(server.routes.find((r: any) => r['@id'] === 'podploy-app-web')).toEqual(plain.apps.http.servers.podploy.routes[0]);
+  });
+
+  it('redirects plain HTTP to HTTPS (308, same host and URI) for public names by default, for all or none on request', () => {
+    const redirect = (mode: IngressTls['httpRedirect'], httpsListen = ':443') =>
+      (buildCaddyConfig({ adminListen: 'a:1', listen: [':80'], routes: [mixed], tls: { ...tls, httpRedirect: mode, httpsListen } }) as any).apps.http.servers.podploy.routes[0];
+    expect(redirect('public')).toEqual({
+      match: [{ protocol: 'http', host: ['shop.example.com'] }],
+      handle: [{ handler: 'static_response', status_code: 308, headers: { Location: ['https://{http.request.host}{http.request.uri}'] } }],
+      terminal: true,
+    });
+    expect(redirect('all').match[0].host).toEqual(mixed.domains);
+    expect(redirect('off')['@id']).toBe('podploy-app-web');
+    expect(redirect('all', '127.0.0.1:8443').handle[0].headers.Location).toEqual(['https://{http.request.host}:8443{http.request.uri}']);
+  });
+
+  it('with TLS and only internal names, or without email and extra root, states just what is set', () => {
+    const config = buildCaddyConfig({ adminListen: 'a:1', listen: ['127.0.0.1:8080'], routes: [web], tls: { ...tls, acmeEmail: '', acmeCaRootFile: undefined } }) as any;
+    expect(config.apps.http.http_port).toBe(8080);
+    expect(config.apps.tls.automation.policies).toEqual([
+      { subjects: ['web.example.test', 'www.example.test'], issuers: [{ module: 'internal' }] },
+      { issuers: [{ module: 'acme', ca: 'https://acme.test/dir' }] },
+    ]);
+    expect(config.apps.http.servers.podploy.routes).toHaveLength(2);
+    expect(() => buildCaddyConfig({ adminListen: 'a:1', listen: [':443'], routes: [web], tls })).toThrow(':443 cannot serve both HTTP and HTTPS');
+    expect(() => buildCaddyConfig({ adminListen: 'a:1', listen: [':80'], routes: [web], tls: { ...tls, httpsListen: 'nowhere' } })).toThrow('not a TCP port');
   });
 
   it('refuses input Caddy would misroute', () => {

@@ -1,11 +1,14 @@
 // The node's whole Caddy configuration as JSON, built from the apps that run on it. Pure: no I/O.
 // It depends only on apps, domains and listen addresses, so it stays byte-for-byte the same
 // while a deploy runs (a Caddy config change resets requests in flight; see ENVIRONMENT.md).
+import { usesInternalCa, type HttpRedirectMode } from '../../proto/ingress-tls';
 import { assertPort, dialAddress, SLOT_NAMES, type AppSlots } from './slots';
 
 // Active health checks ask each slot's gate (not the app) whether the slot is in service.
 export const HEALTH_CHECK_URI = '/_podploy/slot';
-export const HEALTH_CHECK_INTERVAL_MS = 250;
+// Short, because a deploy's switch waits for two checks per gate; a check is one tiny local
+// request to the agent's gate, so 20 a second per slot costs nothing measurable.
+export const HEALTH_CHECK_INTERVAL_MS = 50;
 export const HEALTH_CHECK_TIMEOUT_MS = 1_000;
 export const HEALTH_CHECK_EXPECT_STATUS = 200;
 // Caddy 2.6 marks an upstream unhealthy after one failed check and healthy after one passing
@@ -36,15 +39,25 @@ export interface AppRoute {
   gatePort: number;
 }
 
-// Hook for TLS (ACME for public names, Caddy's internal CA otherwise): the TLS work fills these
-// in. Without it the listeners are plain HTTP and Caddy's automatic HTTPS is off, so Caddy never
-// tries to reach an ACME server.
+// HTTPS beside HTTP: one server listens on both; Caddy serves TLS on every listener that is not
+// its http_port. Certificates: ACME for public names, Caddy's internal CA for the rest
+// (proto/ingress-tls.ts). Without it the listeners are plain HTTP and automatic HTTPS is off, so
+// Caddy never tries to reach an ACME server.
 export interface IngressTls {
-  // The server's `tls_connection_policies`.
-  connectionPolicies: Record<string, unknown>[];
-  // Caddy's `tls` app (automation policies, issuers).
-  tlsApp: Record<string, unknown>;
+  // Where HTTPS is served, e.g. ':443'.
+  httpsListen: string;
+  acmeDirectory: string;
+  acmeEmail: string;
+  // A PEM file of extra roots for the ACME server's own certificate; absent: system roots.
+  acmeCaRootFile?: string;
+  httpRedirect: HttpRedirectMode;
 }
+
+// Plain-HTTP requests for names that must use HTTPS get this, keeping method and body.
+export const HTTPS_REDIRECT_STATUS = 308;
+export const HTTPS_DEFAULT_PORT = 443;
+// Caddy would otherwise try to add its local root to the node's system trust store (root only).
+export const INSTALL_LOCAL_ROOT_IN_TRUST_STORE = false;
 
 export interface IngressConfigInput {
   // Caddy's admin listen address. It must be in every loaded config: a config without `admin`
@@ -73,18 +86,56 @@ export function buildCaddyConfig(input: IngressConfigInput): CaddyConfig {
     listen: [...input.listen],
     routes: [...routes.map(appRoute), unknownHostRoute()],
   };
+  const http: Record<string, unknown> = { servers: { [INGRESS_SERVER_NAME]: server } };
   const config: CaddyConfig = {
     admin: { listen: input.adminListen },
     logging: { logs: { default: { exclude: [HEALTH_CHECKER_LOGGER] } } },
-    apps: { http: { servers: { [INGRESS_SERVER_NAME]: server } } },
+    apps: { http },
   };
-  if (input.tls) {
-    server.tls_connection_policies = input.tls.connectionPolicies;
-    (config.apps as Record<string, unknown>).tls = input.tls.tlsApp;
-  } else {
+  if (!input.tls) {
     server.automatic_https = { disable: true };
+    return config;
   }
+  const tls = input.tls;
+  const httpsPort = listenPort(tls.httpsListen);
+  // TLS goes on every listener except http_port's, so both ports are stated, not defaulted.
+  http.http_port = listenPort(input.listen[0]);
+  http.https_port = httpsPort;
+  server.listen = [...input.listen, tls.httpsListen];
+  server.tls_connection_policies = [{}];
+  // The redirect is PodPloy's own route (per name, by the redirect mode), not Caddy's.
+  server.automatic_https = { disable_redirects: true };
+  const domains = routes.flatMap((r) => r.domains.map((d) => d.toLowerCase()));
+  const redirected = domains.filter((d) => tls.httpRedirect === 'all' || (tls.httpRedirect === 'public' && !usesInternalCa(d)));
+  if (redirected.length > 0) (server.routes as unknown[]).unshift(redirectRoute(redirected, httpsPort));
+  const internal = domains.filter((d) => usesInternalCa(d));
+  const acme: Record<string, unknown> = { module: 'acme', ca: tls.acmeDirectory };
+  if (tls.acmeEmail) acme.email = tls.acmeEmail;
+  if (tls.acmeCaRootFile) acme.trusted_roots_pem_files = [tls.acmeCaRootFile];
+  const policies: Record<string, unknown>[] = [];
+  if (internal.length > 0) policies.push({ subjects: internal, issuers: [{ module: 'internal' }] });
+  // No subjects: every other name (the public ones) is obtained by ACME.
+  policies.push({ issuers: [acme] });
+  const apps = config.apps as Record<string, unknown>;
+  apps.tls = { automation: { policies } };
+  apps.pki = { certificate_authorities: { local: { install_trust: INSTALL_LOCAL_ROOT_IN_TRUST_STORE } } };
   return config;
+}
+
+// "host:port", ":port" or "[v6]:port" -> port.
+export function listenPort(listen: string): number {
+  const port = Number(/:(\d+)$/.exec(listen)?.[1]);
+  assertPort(port, `listen address "${listen}":`);
+  return port;
+}
+
+function redirectRoute(hosts: string[], httpsPort: number): Record<string, unknown> {
+  const port = httpsPort === HTTPS_DEFAULT_PORT ? '' : `:${httpsPort}`;
+  return {
+    match: [{ protocol: 'http', host: hosts }],
+    handle: [{ handler: 'static_response', status_code: HTTPS_REDIRECT_STATUS, headers: { Location: [`https://{http.request.host}${port}{http.request.uri}`] } }],
+    terminal: true,
+  };
 }
 
 function appRoute(route: AppRoute): Record<string, unknown> {
@@ -122,6 +173,7 @@ function unknownHostRoute(): Record<string, unknown> {
 function validate(input: IngressConfigInput): void {
   if (!input.adminListen) throw new Error('Caddy config: the admin listen address is missing (without it Caddy moves its admin API to localhost:2019)');
   if (input.listen.length === 0) throw new Error('Caddy config: no listen address for the HTTP server');
+  if (input.tls && input.listen.includes(input.tls.httpsListen)) throw new Error(`Caddy config: ${input.tls.httpsListen} cannot serve both HTTP and HTTPS`);
   const apps = new Set<string>();
   const owners = new Map<string, string>();
   for (const r of input.routes) {

@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTestHosts, testHost, type TestHost } from '../hosts/hosts';
-import { operator, ROOT, sh, sshAs, startHarness, type Harness } from './harness';
+import { operator, ROOT, sh, sshAs, sshAsAsync, startHarness, type Harness } from './harness';
 
 export interface AppHost {
   hx: Harness;
@@ -14,6 +14,8 @@ export interface AppHost {
   clientKey: string;
   // Runs a shell command on the host as its user, over SSH.
   onHost(cmd: string): string;
+  // The same without blocking the event loop (while this process measures traffic).
+  onHostAsync(cmd: string): Promise<string>;
   // Builds localhost/testapp:VERSION on the host: /version answers VERSION; sick fails /health.
   buildVersion(version: string, opts?: { sick?: boolean }): void;
   // A plain HTTP GET through the node's Caddy on port 80, with the Host header DOMAIN.
@@ -44,6 +46,7 @@ export async function prepareAppHost(name: string): Promise<AppHost> {
     user,
     clientKey: hosts.clientKey,
     onHost,
+    onHostAsync: (cmd) => sshAsAsync(user, host, hosts.clientKey, cmd),
     buildVersion(version, opts = {}) {
       const containerfile = [`FROM localhost/podploy-test-app:latest`, `ENV APP_VERSION=${version}`, ...(opts.sick ? ['RUN ["/bin/busybox", "touch", "/tmp/unhealthy"]'] : [])].join('\n');
       onHost(`printf '%s\\n' '${containerfile}' | podman build -q -t localhost/testapp:${version} -f - "$(mktemp -d)" >/dev/null`);

@@ -57,13 +57,20 @@ export function asUser(user: string, cmd: string): string {
   return execFileSync('runuser', ['-u', user, '--', 'bash', '-lc', cmd], { encoding: 'utf8', cwd: '/' });
 }
 
+function sshArgs(user: string, host: { address: string; port: number }, key: string, cmd: string): string[] {
+  return ['-i', key, '-p', String(host.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `${user}@${host.address}`, cmd];
+}
+
 // Runs a command on a test host as that host's user, over SSH, the way an operator would.
 export function sshAs(user: string, host: { address: string; port: number }, key: string, cmd: string): string {
-  return execFileSync(
-    'ssh',
-    ['-i', key, '-p', String(host.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `${user}@${host.address}`, cmd],
-    { encoding: 'utf8' },
-  );
+  return execFileSync('ssh', sshArgs(user, host, key, cmd), { encoding: 'utf8' });
+}
+
+// The same without blocking the event loop (for traffic measured in this process meanwhile).
+export function sshAsAsync(user: string, host: { address: string; port: number }, key: string, cmd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('ssh', sshArgs(user, host, key, cmd), { encoding: 'utf8' }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd}: ${stderr || err.message}`)) : resolve(stdout)));
+  });
 }
 
 export function agentProcesses(user: string): string[] {
