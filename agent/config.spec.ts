@@ -65,6 +65,13 @@ describe('agent config', () => {
     expect(() => validateAgentConfig({ ...valid, ingressHttpListen: ':70000' }, '/a/config.json')).toThrow('ingressHttpListen');
   });
 
+  it('takes the HTTPS listen address ("" for none) and checks it', () => {
+    expect(validateAgentConfig({ ...valid, ingressHttpsListen: ':443' }, '/a/config.json').ingressHttpsListen).toBe(':443');
+    expect(validateAgentConfig({ ...valid, ingressHttpsListen: '' }, '/a/config.json').ingressHttpsListen).toBe('');
+    expect(validateAgentConfig(valid, '/a/config.json').ingressHttpsListen).toBeUndefined();
+    expect(() => validateAgentConfig({ ...valid, ingressHttpsListen: '443' }, '/a/config.json')).toThrow('ingressHttpsListen must be');
+  });
+
   it('names the file that does not parse', () => {
     const path = join(dir, 'broken.json');
     writeFileSync(path, '{');

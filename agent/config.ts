@@ -3,6 +3,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { AGENT_TLS_FILES, type AgentConfig, type ManagedJob } from '../proto/agent-config';
+import { NODE_SECRETS_KEY_BYTES } from '../proto/node-seal';
 
 const KNOWN_JOBS: readonly ManagedJob[] = ['podman'];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -59,8 +60,14 @@ export function validateAgentConfig(raw: unknown, configPath: string): AgentConf
   if (c.ingressHttpListen !== undefined && !validListen(c.ingressHttpListen)) {
     problems.push('ingressHttpListen must be "host:port" or ":port" (e.g. ":80", "127.0.0.1:8080")');
   }
+  if (c.ingressHttpsListen !== undefined && c.ingressHttpsListen !== '' && !validListen(c.ingressHttpsListen)) {
+    problems.push('ingressHttpsListen must be "host:port", ":port" (e.g. ":443") or "" for no HTTPS');
+  }
   if (c.caddyBinary !== undefined && (typeof c.caddyBinary !== 'string' || c.caddyBinary.trim() === '')) {
     problems.push('caddyBinary must be a non-empty string (a name in PATH or an absolute path)');
+  }
+  if (c.secretsKey !== undefined && (typeof c.secretsKey !== 'string' || Buffer.from(c.secretsKey, 'base64').length !== NODE_SECRETS_KEY_BYTES)) {
+    problems.push(`secretsKey must be ${NODE_SECRETS_KEY_BYTES} bytes of base64 (onboarding writes it; re-run \`podploy node add\` to restore it)`);
   }
   if (problems.length > 0) throw new AgentConfigError(configPath, problems);
 
@@ -72,7 +79,9 @@ export function validateAgentConfig(raw: unknown, configPath: string): AgentConf
     manageJobs: manageJobs as ManagedJob[],
     ...(c.logLevel ? { logLevel: c.logLevel as AgentConfig['logLevel'] } : {}),
     ...(c.ingressHttpListen !== undefined ? { ingressHttpListen: c.ingressHttpListen as string } : {}),
+    ...(c.ingressHttpsListen !== undefined ? { ingressHttpsListen: c.ingressHttpsListen as string } : {}),
     ...(c.caddyBinary !== undefined ? { caddyBinary: absoluteOrName(base, c.caddyBinary as string) } : {}),
+    ...(c.secretsKey !== undefined ? { secretsKey: c.secretsKey as string } : {}),
   };
 }
 

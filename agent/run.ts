@@ -4,9 +4,11 @@ import type { AgentConfig } from '../proto/agent-config';
 import { CommandExecutor } from './commands';
 import { loadAgentTls } from './config';
 import { Deployer } from './deploy/deploy-app';
-import { IngressRuntime } from './ingress/runtime';
+import { httpsListenOf, IngressRuntime } from './ingress/runtime';
 import { fileLogger } from './logger';
 import { PodmanClient } from './podman/client';
+import { openSealed } from './secrets/node-key';
+import { SecretsDelivery } from './secrets/secrets-delivery';
 import { createAgentService, startAgentServer } from './server';
 import { LabelsStore } from './state/labels-store';
 import { NonceFileStore } from './state/nonce-file-store';
@@ -19,7 +21,6 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     const labels = new LabelsStore(config.stateDir);
     const nonces = new NonceFileStore(config.stateDir);
     const podman = new PodmanClient(config.podmanSocket);
-    const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, log });
     // The ingress reads the Deployer's live slots when it restores the gates (at start, below);
     // the Deployer finds each app's slots and gates in the ingress.
     const ingress: IngressRuntime = new IngressRuntime({
@@ -27,14 +28,26 @@ export async function runAgent(config: AgentConfig): Promise<void> {
       runDir: config.runDir,
       logDir: config.logDir,
       httpListen: config.ingressHttpListen,
+      httpsListen: httpsListenOf(config),
       caddyBinary: config.caddyBinary,
       live: (app) => deployer.state.live(app),
       deploying: () => deployer.inProgressApps(),
       log,
     });
-    const deployer: Deployer = new Deployer({ podman, caddy: ingress.caddy.admin, gates: ingress, stateDir: config.stateDir, log });
+    const secrets = new SecretsDelivery({ config, podman, log });
+    const deployer: Deployer = new Deployer({
+      podman,
+      caddy: ingress.caddy.admin,
+      gates: ingress,
+      stateDir: config.stateDir,
+      secrets: secrets.hook,
+      forgetSecrets: (c) => secrets.forget(c),
+      log,
+    });
+    await secrets.restore().catch((err) => log.error({ event: 'secrets_restore_failed', err: (err as Error).message }, 'could not restore the secrets folders of existing containers'));
     await ingress.start();
-    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys: { deployer, ingress } });
+    const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, ingress, log });
+    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys: { deployer, ingress, openSealed: (sealed) => openSealed(config, sealed) } });
     const server = await startAgentServer(config.listenHost, config.listenPort, tls, service);
     log.info({ event: 'agent_started', version: AGENT_VERSION, nodeId: config.nodeId, listen: `${config.listenHost}:${server.port}`, apps: Object.keys(ingress.known()).length }, 'agent listening');
 

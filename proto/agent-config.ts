@@ -25,12 +25,20 @@ export interface AgentConfig {
   // Where the node's Caddy serves HTTP ("host:port" or ":port"); DEFAULT_INGRESS_HTTP_LISTEN
   // when absent. Tests use "127.0.0.1:<free port>".
   ingressHttpListen?: string;
+  // Where the node's Caddy serves HTTPS; "" for none (plain HTTP only, no certificates). When
+  // absent: DEFAULT_INGRESS_HTTPS_LISTEN if ingressHttpListen is absent too (a node), else none
+  // (a config that moves HTTP off :80, as tests do, says where HTTPS goes).
+  ingressHttpsListen?: string;
   // The caddy executable the agent runs: a name looked up in PATH or an absolute path;
   // DEFAULT_CADDY_BINARY (then CADDY_FALLBACK_BINARY) when absent.
   caddyBinary?: string;
+  // The node's secrets key (32 bytes, base64): opens what the control plane sealed for this node
+  // (proto/node-seal.ts). Absent on nodes onboarded before secrets existed.
+  secretsKey?: string;
 }
 
 export const DEFAULT_INGRESS_HTTP_LISTEN = ':80';
+export const DEFAULT_INGRESS_HTTPS_LISTEN = ':443';
 export const DEFAULT_CADDY_BINARY = 'caddy';
 export const CADDY_FALLBACK_BINARY = '/usr/bin/caddy';
 

@@ -1,12 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createControlPlane, DB_FILE } from '../control-plane';
+import { MasterKeyError } from '../crypto/master-key';
 import { openDatabase } from '../db/database';
 import { Tokens } from '../auth/tokens';
 import { startHttpServer } from '../server/http-server';
 
 export async function runServe(o: { data: string; listen: string; reportIntervalMs?: number }): Promise<void> {
-  const cp = await createControlPlane({ dataDir: o.data, reportIntervalMs: o.reportIntervalMs });
+  let cp: Awaited<ReturnType<typeof createControlPlane>>;
+  try {
+    cp = await createControlPlane({ dataDir: o.data, reportIntervalMs: o.reportIntervalMs });
+  } catch (err) {
+    if (!(err instanceof MasterKeyError)) throw err;
+    process.stderr.write(`error: ${err.message}\nhint: ${err.hint}\n`);
+    process.exit(1);
+  }
   let http: Awaited<ReturnType<typeof startHttpServer>>;
   try {
     http = await startHttpServer(cp, o.listen);

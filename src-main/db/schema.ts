@@ -107,3 +107,22 @@ export const releases = sqliteTable(
   },
   (t) => [uniqueIndex('releases_app_number').on(t.appId, t.number)],
 );
+
+// An app's secrets, one row per version: every set/unset writes the app's whole set again.
+// `sealed` is the JSON object name -> value, sealed under the master key (context
+// `app-secrets:<appId>:<version>`); `entries` holds names with who/when only, never values.
+// Version 0 is the empty set and has no row.
+export const secretVersions = sqliteTable(
+  'secret_versions',
+  {
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    sealed: blob('sealed', { mode: 'buffer' }).notNull(),
+    entries: text('entries', { mode: 'json' }).notNull().$type<{ name: string; updatedAt: number; updatedBy: string }[]>(),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('secret_versions_app_version').on(t.appId, t.version)],
+);

@@ -11,6 +11,7 @@
 #   GET /health      200 "ok", or 503 "unhealthy" while the file /tmp/unhealthy exists
 #   GET /version     the value of $APP_VERSION
 #   GET /env?name=X  the value of the environment variable X (404 when unset)
+#   GET /secret?name=X  the content of the file /run/secrets/X (404 when there is none)
 #   anything else    404
 # It listens on $PORT (default 8080), logs one line per request on stdout, and exits on SIGTERM.
 set -euo pipefail
@@ -101,6 +102,16 @@ case $path in
         # Safe: name is a plain identifier here.
         eval "isset=\${$name+x} value=\${$name-}"
         if [ -n "$isset" ]; then respond '200 OK' "$value$nl"; else respond '404 Not Found' "$name is not set$nl"; fi ;;
+    esac ;;
+  /secret)
+    name=
+    for pair in $(echo "$query" | tr '&' ' '); do
+      case $pair in name=*) name=${pair#name=} ;; esac
+    done
+    case $name in
+      '' | [0-9]* | *[!A-Za-z0-9_]*) respond '400 Bad Request' "name must be a secret name$nl" ;;
+      *)
+        if [ -f "/run/secrets/$name" ]; then respond '200 OK' "$(cat "/run/secrets/$name")$nl"; else respond '404 Not Found' "no secret $name$nl"; fi ;;
     esac ;;
   *)
     respond '404 Not Found' "not found$nl" ;;
