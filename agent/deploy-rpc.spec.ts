@@ -1,10 +1,10 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { DeployApp, DeployEvent } from '../proto/gen/podploy/agent/v1/agent';
+import { DeployApp, type DeployEvent } from '../proto/gen/podploy/agent/v1/agent';
 import { deployRequestFrom, finalEvent, refusedEvent, runDeploy } from './deploy-rpc';
 import type { Deployer, DeployResult } from './deploy/deploy-app';
 
-const base: DeployApp = {
+const base: DeployApp = DeployApp.fromPartial({
   app: 'web',
   release: 'r1',
   image: 'localhost/web:1',
@@ -17,7 +17,7 @@ const base: DeployApp = {
   memoryMb: 0,
   stopGraceMs: 0,
   drainMs: 0,
-};
+});
 const log = pino({ level: 'silent' });
 
 describe('the Deploy RPC mapping', () => {
@@ -79,5 +79,37 @@ describe('the Deploy RPC mapping', () => {
     const ingress = { ensureApp: () => Promise.reject(new Error('Caddy config: domain "web.test" is claimed by both "api" and "web"')) };
     const final = await runDeploy(base, { actor: 'a', nonce: 'n' }, { nodeId: 'n1', deployer, ingress, log }, () => undefined);
     expect(final).toMatchObject({ ok: false, state: 'refused', reason: 'node n1: Caddy config: domain "web.test" is claimed by both "api" and "web"' });
+  });
+});
+
+describe('the Deploy RPC mapping: image sources', () => {
+  const sealed = Buffer.from('sealed bytes');
+  const opener = (json: unknown) => (s: Uint8Array) => {
+    expect(Buffer.from(s)).toEqual(sealed);
+    return Buffer.from(JSON.stringify(json));
+  };
+
+  it('a git source becomes a build of the image tag, with the spec defaults for empty fields', () => {
+    const d = { ...base, image: 'localhost/podploy-web:r3', git: { url: '/srv/web.git', ref: '', containerfile: '' } } as DeployApp;
+    expect(deployRequestFrom(d)).toMatchObject({ image: 'localhost/podploy-web:r3', git: { url: '/srv/web.git', ref: 'main', containerfile: 'Containerfile' } });
+    expect(deployRequestFrom(d).pull).toBeUndefined();
+  });
+
+  it('opens sealed registry credentials; TLS verification is off only when they come with verify=false', () => {
+    const d = { ...base, image: '127.0.0.1:5000/web:1', sealedRegistryAuth: sealed, registryTlsVerify: false } as DeployApp;
+    expect(deployRequestFrom(d, opener({ username: 'ci', password: 'pw', serveraddress: '127.0.0.1:5000' })).pull).toEqual({
+      auth: { username: 'ci', password: 'pw', serveraddress: '127.0.0.1:5000' },
+      tlsVerify: false,
+    });
+    expect(deployRequestFrom({ ...d, registryTlsVerify: true }, opener({ username: 'ci', password: 'pw' })).pull).toEqual({ auth: { username: 'ci', password: 'pw' }, tlsVerify: true });
+    // No credentials: no pull options at all, so Podman verifies TLS.
+    expect(deployRequestFrom({ ...d, sealedRegistryAuth: Buffer.alloc(0) }).pull).toBeUndefined();
+  });
+
+  it('refuses credentials it cannot open or read, before anything changes', () => {
+    const d = { ...base, image: '127.0.0.1:5000/web:1', sealedRegistryAuth: sealed, registryTlsVerify: true } as DeployApp;
+    expect(() => deployRequestFrom(d)).toThrow(/no secrets key to open them; run `podploy node add`/);
+    expect(() => deployRequestFrom(d, () => { throw new Error('altered'); })).toThrow('the registry credentials could not be opened: altered');
+    expect(() => deployRequestFrom(d, opener({ user: 'x' }))).toThrow('not {username, password}');
   });
 });

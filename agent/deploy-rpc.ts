@@ -14,6 +14,7 @@ import type { DeployApp, DeployEvent as WireDeployEvent, HealthSettings as WireH
 import type { DeployEvent, DeployRequest, DeployResult, Deployer } from './deploy/deploy-app';
 import { checkDeployRequest, DeployRefusedError } from './deploy/deploy-app';
 import type { HealthSettings } from './deploy/health-wait';
+import { DEFAULT_CONTAINERFILE, type RegistryAuth } from './podman/images';
 import type { Logger } from './logger';
 
 export interface DeployRuntime {
@@ -22,18 +23,31 @@ export interface DeployRuntime {
 
 export interface DeployCallDeps {
   nodeId: string;
+  // Opens what the control plane sealed for this node (registry credentials); absent: this
+  // agent has no secrets key and refuses a deploy that carries sealed credentials.
+  openSealed?: (sealed: Uint8Array) => Uint8Array;
   deployer: Deployer;
   ingress: DeployRuntime;
   log: Logger;
 }
+
+// What AppSpec defaults to; proto3 sends "" for an unset string.
+const DEFAULT_GIT_REF = 'main';
 
 const HEALTH_KINDS: readonly HealthSettings['kind'][] = ['http', 'tcp'];
 
 export const FINAL_STATE = { ok: 'done', failed: 'failed', refused: 'refused' } as const;
 
 // proto3 has no "absent" for scalars: 0 and "" mean "the agent's default" (constants.ts).
-export function deployRequestFrom(d: DeployApp): DeployRequest {
+export function deployRequestFrom(d: DeployApp, openSealed?: (sealed: Uint8Array) => Uint8Array): DeployRequest {
   const req: DeployRequest = { app: d.app, release: d.release, image: d.image };
+  if (d.git?.url) req.git = { url: d.git.url, ref: d.git.ref || DEFAULT_GIT_REF, containerfile: d.git.containerfile || DEFAULT_CONTAINERFILE };
+  // TLS verification is off only for a registry the operator logged in to with --insecure: the
+  // credentials come with registry_tls_verify=false then. Without credentials, proto3's false is
+  // just "unset", and Podman verifies.
+  else if (d.sealedRegistryAuth?.length) req.pull = { auth: registryAuthFrom(d.sealedRegistryAuth, openSealed), tlsVerify: d.registryTlsVerify };
+  // Opened by the secrets hook at container start, not here.
+  if (d.sealedSecrets?.length) req.sealedSecrets = d.sealedSecrets;
   if (d.command.length) req.command = [...d.command];
   if (Object.keys(d.env).length) req.env = { ...d.env };
   if (d.port) req.port = d.port;
@@ -43,7 +57,23 @@ export function deployRequestFrom(d: DeployApp): DeployRequest {
   if (d.memoryMb > 0) req.memoryMb = d.memoryMb;
   if (d.stopGraceMs) req.stopGraceMs = d.stopGraceMs;
   if (d.drainMs) req.drainMs = d.drainMs;
+  if (d.volumes.length) req.volumes = d.volumes.map((v) => ({ name: v.name, path: v.path }));
+  if (d.imageDigest) req.imageDigest = d.imageDigest;
+  if (d.keepReleases) req.keepReleases = d.keepReleases;
   return req;
+}
+
+// The sealed JSON {username, password[, serveraddress]}; the plain text lives only in memory.
+function registryAuthFrom(sealed: Uint8Array, openSealed?: (sealed: Uint8Array) => Uint8Array): RegistryAuth {
+  if (!openSealed) throw new DeployRefusedError('the deploy carries registry credentials, but this agent has no secrets key to open them; run `podploy node add` for this node again');
+  let auth: Partial<RegistryAuth>;
+  try {
+    auth = JSON.parse(Buffer.from(openSealed(sealed)).toString('utf8')) as Partial<RegistryAuth>;
+  } catch (err) {
+    throw new DeployRefusedError(`the registry credentials could not be opened: ${(err as Error).message}`);
+  }
+  if (typeof auth.username !== 'string' || typeof auth.password !== 'string') throw new DeployRefusedError('the registry credentials are not {username, password}');
+  return { username: auth.username, password: auth.password, ...(typeof auth.serveraddress === 'string' ? { serveraddress: auth.serveraddress } : {}) };
 }
 
 function healthFrom(h: WireHealth | undefined): Partial<HealthSettings> | undefined {
@@ -116,7 +146,7 @@ export async function runDeploy(d: DeployApp, meta: { actor: string; nonce: stri
           `release ${d.release} was not deployed: wait for that deploy to finish, then try again`,
       );
     }
-    const request = deployRequestFrom(d);
+    const request = deployRequestFrom(d, deps.openSealed);
     checkDeployRequest(request);
     await deps.ingress.ensureApp(d.app, d.domains);
     const result = await deployer.deploy(request, (e) => write(stepEvent(e)));

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCa, type PemPair } from '../../test/support/test-ca';
 import { AGENT_PID_FILES, AGENT_TLS_FILES, type AgentConfig } from '../../proto/agent-config';
-import { AgentClient, type DeployApp, type DeployEvent, type SignedCommand } from '../../proto/gen/podploy/agent/v1/agent';
+import { AgentClient, DeployApp, type DeployEvent, type SignedCommand } from '../../proto/gen/podploy/agent/v1/agent';
 import { signCommand } from '../../proto/signing';
 import { agentChannelOptions, agentServerName, CONTROL_PLANE_CN } from '../../proto/tls';
 import { freePort } from '../ingress/caddy-test-process';
@@ -135,7 +135,7 @@ function handshake(): Promise<void> {
 }
 
 function deployApp(release: string, version: string, extra: Partial<DeployApp> = {}): DeployApp {
-  return {
+  return DeployApp.fromPartial({
     app: APP,
     release,
     image: TEST_APP,
@@ -149,7 +149,7 @@ function deployApp(release: string, version: string, extra: Partial<DeployApp> =
     stopGraceMs: 5_000,
     drainMs: 5_000,
     ...extra,
-  };
+  });
 }
 
 function sign(d: DeployApp): SignedCommand {

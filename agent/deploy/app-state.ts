@@ -16,6 +16,8 @@ export interface LiveRelease {
   stopGraceMs: number;
   // ISO time the release went into service.
   since: string;
+  // Image ids of the app's last releases, oldest first (what image pruning keeps).
+  recentImages?: string[];
 }
 
 export class AppStateStore {

@@ -23,6 +23,7 @@ export const HEALTH_BOOT_RETRY_MS = 50;
 export const CONTAINER_PORT = DEPLOY_DEFAULTS.port;
 export const STOP_GRACE_MS = DEPLOY_DEFAULTS.stopGraceMs;
 export const DRAIN_MS = DEPLOY_DEFAULTS.drainMs;
+export const KEEP_RELEASES = DEPLOY_DEFAULTS.keepReleases;
 
 // The slot a first deploy (no v1) goes into.
 export const FIRST_DEPLOY_SLOT: SlotName = 'a';

@@ -10,6 +10,7 @@
 // serialised by refusal: a second deploy while one runs is refused at once with
 // DeployRefusedError (nothing is changed); the caller may retry or queue. The lock lives in the
 // Deployer, so an agent holds exactly one Deployer.
+import { dirname, join } from 'node:path';
 import type { Logger } from '../logger';
 import type { CaddyAdmin } from '../ingress/caddy-admin';
 import type { SlotGate } from '../ingress/slot-gate';
@@ -27,7 +28,9 @@ import {
   stopContainer,
   type ContainerSpec,
 } from '../podman/containers';
-import { findImage, pullImage, type ImageInfo, type RegistryAuth } from '../podman/images';
+import { findImage, findImageByDigest, pullImage, removeImage, type ImageInfo, type RegistryAuth } from '../podman/images';
+import { BUILD_FOLDER, buildFromGit, GitBuildError } from '../build/git-build';
+import { imageStepFailure, pullPolicy } from '../build/image-source';
 import { AppStateStore, type LiveRelease } from './app-state';
 import * as D from './constants';
 import { describeCheck, waitHealthy, type HealthSettings } from './health-wait';
@@ -55,6 +58,11 @@ export interface DeployRequest {
   release: string;
   image: string;
   pull?: { auth?: RegistryAuth; tlsVerify?: boolean };
+  // Build `image` (the tag) on the node from this repository instead of pulling it.
+  git?: { url: string; ref: string; containerfile: string };
+  // The release's secrets sealed for this node (proto/node-seal.ts); opened only by the
+  // secrets hook, at container start.
+  sealedSecrets?: Uint8Array;
   // Replaces the image's CMD; empty or absent keeps it.
   command?: string[];
   env?: Record<string, string>;
@@ -65,6 +73,13 @@ export interface DeployRequest {
   memoryMb?: number;
   stopGraceMs?: number;
   drainMs?: number;
+  // Podman named volumes mounted at `path`; they outlive releases.
+  volumes?: { name: string; path: string }[];
+  // Run exactly this image (a rollback): a local image with this digest, else `image` pulled
+  // by digest. Skips the build of a git source.
+  imageDigest?: string;
+  // The images of the app's last N releases stay on the node; older ones are removed.
+  keepReleases?: number;
 }
 
 export interface DeployResult {
@@ -96,7 +111,7 @@ export interface GateRegistry {
 // SECRETS HOOK (not wired yet). It receives v2's container spec before create and returns the
 // spec to create. Whatever it adds must deliver secret values WITHOUT plain text on disk or in
 // `podman inspect` (so not through `env`: Podman writes env into config.json). Default: none.
-export type SecretsHook = (ids: { app: string; release: string }, spec: ContainerSpec) => Promise<ContainerSpec>;
+export type SecretsHook = (ids: { app: string; release: string; sealedSecrets?: Uint8Array }, spec: ContainerSpec) => Promise<ContainerSpec>;
 
 export interface DeployDeps {
   podman: PodmanClient;
@@ -104,6 +119,8 @@ export interface DeployDeps {
   gates: GateRegistry;
   stateDir: string;
   secrets?: SecretsHook;
+  // Called after a container is removed (its secrets' tmpfs folder goes with it).
+  forgetSecrets?: (container: string) => Promise<void>;
   log?: Logger;
 }
 
@@ -120,8 +137,11 @@ class StepFailed extends Error {}
 const RELEASE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const MS_PER_S = 1_000;
 
-interface Release extends Required<Omit<DeployRequest, 'pull' | 'health' | 'cpus' | 'memoryMb'>> {
+interface Release extends Required<Omit<DeployRequest, 'pull' | 'git' | 'sealedSecrets' | 'health' | 'cpus' | 'memoryMb' | 'imageDigest'>> {
+  imageDigest?: string;
+  sealedSecrets?: Uint8Array;
   pull: DeployRequest['pull'];
+  git: DeployRequest['git'];
   health: HealthSettings;
   cpus?: number;
   memoryMb?: number;
@@ -207,7 +227,7 @@ export class Deployer {
     // Steps 1-4: until v2 is confirmed in service, any failure removes v2 and v1 keeps serving.
     let image: ImageInfo | undefined;
     try {
-      image = await step('image', () => this.getImage(r));
+      image = await step('image', () => this.getImage(r, (line) => emit({ name: 'image', state: 'running', message: line, durationMs: 0 })));
       await step('start', () => this.startV2(r, ingress, slot, container, image as ImageInfo));
       await step('health', () => this.waitV2Healthy(r, ingress, slot, container));
       await step('switch', () => this.putInService(ingress, slot, v1));
@@ -226,12 +246,15 @@ export class Deployer {
       return result(false, { image: imageRecord, failedStep: failure(failedName, `${err.message}; ${serving}; ${cleanup}`) });
     }
     const imageRecord = { ref: r.image, id: image.id, digest: image.digest };
-    this.recordLive(r, slot, container, image);
+    const stale = this.recordLive(r, slot, container, image);
 
     // Steps 5-6: v2 serves. A failure here leaves v1 running, out of service.
     try {
       await step('drain', () => this.drainV1(r, ingress, v1));
-      await step('stop', () => this.stopV1(v1));
+      await step('stop', async () => {
+        const stopped = await this.stopV1(v1);
+        return { value: undefined, message: stopped.message + (await this.pruneImages(stale, r.keepReleases)) };
+      });
     } catch (err) {
       if (!(err instanceof StepFailed)) throw err;
       const left = v1 ? `; ${v1.container} (release ${v1.release}) is out of service but was not removed (the next deploy removes it)` : '';
@@ -240,12 +263,53 @@ export class Deployer {
     return result(true, { image: imageRecord });
   }
 
-  // Step 1.
-  private async getImage(r: Release): Promise<{ value: ImageInfo; message: string }> {
-    const local = await findImage(this.deps.podman, r.image);
+  // Step 1: build from git (each build log line is a "running" event of this step), or use the
+  // image on the node, or pull it (see pullPolicy).
+  private async getImage(r: Release, onLine: (line: string) => void): Promise<{ value: ImageInfo; message: string }> {
+    const { podman } = this.deps;
+    if (r.imageDigest) return this.pinnedImage(r, onLine);
+    if (r.git) {
+      const git = r.git;
+      try {
+        const built = await buildFromGit(
+          { app: r.app, release: r.release, url: git.url, ref: git.ref, containerfile: git.containerfile, tag: r.image },
+          { podman, workRoot: join(dirname(this.deps.stateDir), BUILD_FOLDER), onLog: onLine },
+        );
+        return { value: built.image, message: `built ${r.image} from ${git.url} at ${git.ref} (commit ${built.commit.slice(0, 12)}, ${built.containerfile}): ${built.image.digest || built.image.id}` };
+      } catch (err) {
+        if (err instanceof GitBuildError) throw new Error(`${err.phase === 'build' ? 'the build failed' : `git ${err.phase}`}: ${err.message}`);
+        throw err;
+      }
+    }
+    const policy = pullPolicy(r.image);
+    const local = policy === 'always' ? undefined : await findImage(podman, r.image);
     if (local) return { value: local, message: `${r.image} is on the node: ${local.digest || local.id}` };
-    const pulled = await pullImage(this.deps.podman, r.image, { auth: r.pull?.auth, tlsVerify: r.pull?.tlsVerify });
-    return { value: pulled, message: `pulled ${r.image}: ${pulled.digest || pulled.id}` };
+    if (policy === 'never') throw new Error(`${r.image} is not on the node, and a localhost/ image cannot be pulled: build or load it on the node, or push it to a registry`);
+    try {
+      const pulled = await pullImage(podman, r.image, { auth: r.pull?.auth, tlsVerify: r.pull?.tlsVerify, onProgress: onLine });
+      return { value: pulled, message: `pulled ${r.image}${r.pull?.auth ? ` as ${r.pull.auth.username}` : ''}: ${pulled.digest || pulled.id}` };
+    } catch (err) {
+      throw new Error(imageStepFailure(r.image, err, { user: r.pull?.auth?.username, tlsVerify: r.pull?.tlsVerify }));
+    }
+  }
+
+  // A rollback runs the release's exact image: the local one with its digest, else a pull of
+  // repository@digest. A localhost/ image that was pruned cannot come back.
+  private async pinnedImage(r: Release, onLine: (line: string) => void): Promise<{ value: ImageInfo; message: string }> {
+    const digest = r.imageDigest as string;
+    const local = await findImageByDigest(this.deps.podman, digest);
+    if (local) return { value: local, message: `${r.image} at ${digest} is on the node` };
+    const repo = r.image.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[\w][\w.-]{0,127}$/, '');
+    if (pullPolicy(r.image) === 'never') {
+      throw new Error(`the image of this release (${r.image} ${digest}) is no longer on the node (only the last ${r.keepReleases} releases' images are kept); deploy it anew instead`);
+    }
+    const pinned = `${repo}@${digest}`;
+    try {
+      const pulled = await pullImage(this.deps.podman, pinned, { auth: r.pull?.auth, tlsVerify: r.pull?.tlsVerify, onProgress: onLine });
+      return { value: pulled, message: `pulled ${pinned}` };
+    } catch (err) {
+      throw new Error(imageStepFailure(pinned, err, { user: r.pull?.auth?.username, tlsVerify: r.pull?.tlsVerify }));
+    }
   }
 
   // Step 2. The idle slot may hold a container an interrupted deploy left: it is not serving
@@ -258,7 +322,10 @@ export class Deployer {
     const leftovers = await listContainers(podman, { labels: { [PODPLOY_LABELS.app]: r.app, [PODPLOY_LABELS.slot]: slot } });
     const stale = (await findContainer(podman, name)) ? [name] : [];
     const removed = [...new Set([...leftovers.map((c) => c.name), ...stale])];
-    for (const c of removed) await removeContainer(podman, c, { force: true, ignoreMissing: true });
+    for (const c of removed) {
+      await removeContainer(podman, c, { force: true, ignoreMissing: true });
+      await this.deps.forgetSecrets?.(c);
+    }
     const address = ingress.slots[slot];
     let spec: ContainerSpec = {
       name,
@@ -271,13 +338,15 @@ export class Deployer {
       cpus: r.cpus,
       stopGraceSeconds: Math.ceil(r.stopGraceMs / MS_PER_S),
       restartPolicy: 'no',
+      volumes: r.volumes.map((v) => ({ name: v.name, destination: v.path })),
     };
-    if (this.deps.secrets) spec = await this.deps.secrets({ app: r.app, release: r.release }, spec);
+    if (this.deps.secrets) spec = await this.deps.secrets({ app: r.app, release: r.release, sealedSecrets: r.sealedSecrets }, spec);
     await createContainer(podman, spec);
     try {
       await startContainer(podman, name);
     } catch (err) {
       await removeContainer(podman, name, { force: true, ignoreMissing: true }).catch(() => undefined);
+      await this.deps.forgetSecrets?.(name).catch(() => undefined);
       throw err;
     }
     const extra = removed.length ? `; removed leftover ${removed.join(', ')}` : '';
@@ -336,16 +405,46 @@ export class Deployer {
     const { wasRunning } = await stopContainer(this.deps.podman, v1.container, { graceSeconds: grace });
     const stopMs = Date.now() - t0;
     await removeContainer(this.deps.podman, v1.container, { force: true, ignoreMissing: true });
+    await this.deps.forgetSecrets?.(v1.container);
     return { value: undefined, message: `${v1.container} (release ${v1.release}) ${wasRunning ? `stopped in ${stopMs} ms (grace ${grace} s)` : 'was not running'} and removed` };
   }
 
-  private recordLive(r: Release, slot: SlotName, container: string, image: ImageInfo): void {
-    this.state.setLive(r.app, { slot, release: r.release, container, image: r.image, imageId: image.id, digest: image.digest, stopGraceMs: r.stopGraceMs, since: new Date().toISOString() });
+  // Returns the image ids that fell out of the app's last keepReleases releases.
+  private recordLive(r: Release, slot: SlotName, container: string, image: ImageInfo): string[] {
+    const prev = this.state.live(r.app);
+    const history = [...(prev?.recentImages ?? (prev ? [prev.imageId] : [])).filter((id) => id !== image.id), image.id];
+    const keep = history.slice(-Math.max(1, r.keepReleases));
+    this.state.setLive(r.app, {
+      slot,
+      release: r.release,
+      container,
+      image: r.image,
+      imageId: image.id,
+      digest: image.digest,
+      stopGraceMs: r.stopGraceMs,
+      since: new Date().toISOString(),
+      recentImages: keep,
+    });
+    return history.slice(0, history.length - keep.length);
+  }
+
+  // Images still used by a container (or tagged for something else) stay; that is not an error.
+  private async pruneImages(ids: string[], keepReleases: number): Promise<string> {
+    let removed = 0;
+    for (const id of ids) {
+      try {
+        if ((await removeImage(this.deps.podman, id, { force: false, ignoreMissing: true })).removed) removed++;
+      } catch (err) {
+        this.deps.log?.warn({ event: 'image_prune_skipped', image: id, reason: (err as Error).message }, 'an old release image was kept');
+      }
+    }
+    return removed ? `; removed ${removed} image(s) older than the last ${keepReleases} releases` : '';
   }
 
   private async removeV2(name: string): Promise<string> {
     try {
       const { removed } = await removeContainer(this.deps.podman, name, { force: true, ignoreMissing: true });
+      await this.deps.forgetSecrets?.(name);
       return removed ? `${name} removed` : `${name} was not created`;
     } catch (err) {
       return `removing ${name} failed too: ${(err as Error).message}`;
@@ -397,6 +496,8 @@ function withDefaults(req: DeployRequest): Release {
     release: req.release,
     image: req.image,
     pull: req.pull,
+    git: req.git,
+    sealedSecrets: req.sealedSecrets,
     command: req.command ?? [],
     env: req.env ?? {},
     port: req.port ?? D.CONTAINER_PORT,
@@ -405,6 +506,9 @@ function withDefaults(req: DeployRequest): Release {
     memoryMb: req.memoryMb,
     stopGraceMs: req.stopGraceMs ?? D.STOP_GRACE_MS,
     drainMs: req.drainMs ?? D.DRAIN_MS,
+    volumes: req.volumes ?? [],
+    imageDigest: req.imageDigest || undefined,
+    keepReleases: req.keepReleases ?? D.KEEP_RELEASES,
   };
   if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65_535) problems.push(`port ${r.port} is not a TCP port`);
   for (const k of ['stopGraceMs', 'drainMs'] as const) if (!(r[k] >= 0)) problems.push(`${k} ${r[k]} must be >= 0`);

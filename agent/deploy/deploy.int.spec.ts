@@ -184,7 +184,7 @@ describe('deploy through real Podman and Caddy', () => {
   it('fails an unknown image at step 1 and refuses an invalid request, changing nothing', async () => {
     const { result } = await deploy(release('r3b', 'v9', { image: `localhost/podploy-nope-${run}:1` }));
     expect(result.failedStep).toMatchObject({ step: 1, name: 'image' });
-    expect(result.failedStep?.reason).toContain(`image localhost/podploy-nope-${run}:1: pull`);
+    expect(result.failedStep?.reason).toContain(`localhost/podploy-nope-${run}:1 is not on the node, and a localhost/ image cannot be pulled`);
     expect(result.failedStep?.reason).toContain('release r2 keeps serving');
     expect(result.serving).toEqual({ release: 'r2', slot: 'b' });
     await expect(deployer.deploy(release('bad id!', 'v9'))).rejects.toThrow(/refused: release id "bad id!"/);

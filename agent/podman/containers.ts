@@ -47,6 +47,12 @@ export interface ContainerSpec {
   image: string;
   // Replaces the image's CMD; the image's ENTRYPOINT stays.
   command?: string[];
+  // Replaces the image's ENTRYPOINT (then `command` should be the whole argv after it).
+  entrypoint?: string[];
+  // Host folders bind-mounted into the container.
+  binds?: BindMount[];
+  // Podman named volumes (created by Podman when missing), kept across releases.
+  volumes?: NamedVolume[];
   env?: Record<string, string>;
   labels?: Record<string, string>;
   ports?: PublishedPort[];
@@ -57,6 +63,17 @@ export interface ContainerSpec {
   // PodPloy's agent restarts containers itself (Lazarus); Podman's policy stays "no".
   restartPolicy?: 'no' | 'on-failure' | 'always' | 'unless-stopped';
   healthCheck?: ContainerHealthCheck;
+}
+
+export interface NamedVolume {
+  name: string;
+  destination: string;
+}
+
+export interface BindMount {
+  source: string;
+  destination: string;
+  readOnly?: boolean;
 }
 
 export type ContainerHealth = 'starting' | 'healthy' | 'unhealthy';
@@ -107,6 +124,11 @@ export function containerCreateBody(spec: ContainerSpec): Record<string, unknown
     stop_timeout: spec.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS,
   };
   if (spec.command) body.command = spec.command;
+  if (spec.entrypoint) body.entrypoint = spec.entrypoint;
+  if (spec.binds?.length) {
+    body.mounts = spec.binds.map((b) => ({ type: 'bind', source: b.source, destination: b.destination, options: ['rbind', b.readOnly ? 'ro' : 'rw'] }));
+  }
+  if (spec.volumes?.length) body.volumes = spec.volumes.map((v) => ({ Name: v.name, Dest: v.destination, Options: [] }));
   if (spec.ports?.length) {
     body.portmappings = spec.ports.map((p) => ({ host_ip: p.hostIp, host_port: p.hostPort, container_port: p.containerPort, protocol: p.protocol ?? 'tcp' }));
   }

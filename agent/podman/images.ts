@@ -57,6 +57,13 @@ export async function findImage(podman: PodmanClient, ref: string): Promise<Imag
 }
 
 // Podman decodes X-Registry-Auth with Go's base64.URLEncoding: URL-safe alphabet, padded.
+// The local image whose manifest digest (or one of its repo digests) is `digest`.
+export async function findImageByDigest(podman: PodmanClient, digest: string): Promise<ImageInfo | undefined> {
+  const list = await withContext(`find image ${digest}`, podman.json<LibpodImage[]>('/images/json', { timeoutMs: IMAGE_REQUEST_TIMEOUT_MS }));
+  const hit = list.find((img) => img.Digest === digest || (img.RepoDigests ?? []).some((d) => d.endsWith(`@${digest}`)));
+  return hit ? inspectImage(podman, hit.Id) : undefined;
+}
+
 export function registryAuthHeader(auth: RegistryAuth): string {
   return Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }

@@ -43,8 +43,17 @@ export const AppSource = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('git'),
     url: z.string().min(1).refine((u) => /^(https?:\/\/|ssh:\/\/|git@|file:\/\/|\/)/.test(u), 'a git URL is https://, ssh://, git@host:path, file:// or an absolute path'),
-    ref: z.string().min(1).default('main'),
-    containerfile: z.string().min(1).default('Containerfile'),
+    ref: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9._/-]*$/, 'a git ref is a branch, tag or commit: letters, digits, . _ - /, not starting with - or .')
+      .refine((r) => !r.includes('..') && !r.endsWith('/') && !r.endsWith('.lock') && r.length <= 255, 'not a valid git ref')
+      .default('main'),
+    // A path inside the repository; the node falls back to Dockerfile when the default is missing.
+    containerfile: z
+      .string()
+      .min(1)
+      .refine((p) => !p.startsWith('/') && !p.startsWith('-') && !p.split('/').includes('..'), 'the Containerfile path is relative to the repository, without ..')
+      .default('Containerfile'),
   }),
 ]);
 
@@ -66,6 +75,11 @@ export const Volume = z.object({
   path: z.string().startsWith('/', 'a mount path is absolute'),
 });
 
+const Volumes = z
+  .array(Volume)
+  .refine((vs) => new Set(vs.map((v) => v.path)).size === vs.length, 'two volumes are mounted at the same path')
+  .refine((vs) => new Set(vs.map((v) => v.name)).size === vs.length, 'a volume is listed twice');
+
 export const AppSpec = z.object({
   name: AppName,
   node: z.string().min(1),
@@ -74,12 +88,13 @@ export const AppSpec = z.object({
   env: EnvMap.default({}),
   port: z.number().int().min(1).max(65_535).default(DEPLOY_DEFAULTS.port),
   domains: z.array(Domain).default([]),
-  volumes: z.array(Volume).default([]),
+  volumes: Volumes.default([]),
   health: HealthCheck.default(HealthCheck.parse({})),
   cpus: z.number().positive().max(256).optional(),
   memoryMb: z.number().int().min(6).max(1_048_576).optional(),
   stopGraceMs: z.number().int().min(0).max(600_000).default(DEPLOY_DEFAULTS.stopGraceMs),
   drainMs: z.number().int().min(0).max(600_000).default(DEPLOY_DEFAULTS.drainMs),
+  keepReleases: z.number().int().min(1).max(100).default(DEPLOY_DEFAULTS.keepReleases),
 });
 export type AppSpec = z.output<typeof AppSpec>;
 export type AppSpecInput = z.input<typeof AppSpec>;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, ne } from 'drizzle-orm';
-import type { DeployApp } from '../../proto/gen/podploy/agent/v1/agent';
+import { DeployApp } from '../../proto/gen/podploy/agent/v1/agent';
 import { ApiError, AppSpec, type DeployProgress, type ReleaseSummary } from '../api/contract';
 import type { CallContext, Handlers } from '../api/router';
 import type { Fleet } from '../agents/fleet';
@@ -9,6 +9,8 @@ import type { Db } from '../db/database';
 import { apps, releases } from '../db/schema';
 import type { NodeStore } from '../nodes/node-store';
 import { toReleaseSummary } from './app-service';
+import type { ReleaseSecrets } from '../secrets/release-secrets';
+import type { PullAuth } from '../registries/registry-auth';
 
 export const DEPLOY_STEPS = 6;
 
@@ -18,7 +20,14 @@ export interface DeployServiceDeps {
   fleet: Fleet;
   audit: AuditLog;
   onAppChanged: (name: string) => void;
+  // The app's secrets: the version a release records, sealed for the node at deploy time.
+  secrets?: ReleaseSecrets;
+  // Registry credentials for pulling `image` on the node, sealed for it (registries/registry-auth.ts).
+  pullAuth?: (image: string, nodeId: string) => PullAuth;
 }
+
+// The tag a git build of release N gets on the node (the release records it and its digest).
+export const gitImageTag = (app: string, release: number): string => `localhost/podploy-${app}:r${release}`;
 
 // A deploy makes an immutable release (image + configuration) and asks the node's agent, with a
 // signed command, to run it through the zero-downtime path. Rollback deploys an earlier release's
@@ -28,7 +37,7 @@ export function deployHandlers(d: DeployServiceDeps): Pick<Handlers, 'apps.deplo
 
   async function deploy(
     appName: string,
-    pick: (app: typeof apps.$inferSelect) => { spec: AppSpec; image: string; note: string },
+    pick: (app: typeof apps.$inferSelect) => { spec: AppSpec; image: string; note: string; secretVersion: number; digest?: string },
     ctx: CallContext,
     progress: (p: DeployProgress) => void,
   ): Promise<ReleaseSummary> {
@@ -39,22 +48,25 @@ export function deployHandlers(d: DeployServiceDeps): Pick<Handlers, 'apps.deplo
     if (!d.fleet.isOnline(node.id)) {
       throw new ApiError('unreachable', `node '${node.name}' is offline; nothing was deployed`, 'bring the node back (podploy node info) and deploy again');
     }
-    const { spec, image, note } = pick(app);
-    if (spec.source.kind !== 'image') {
-      throw new ApiError('invalid_input', `app '${appName}' builds from git, which this version cannot deploy yet`, 'deploy an image with --image REF');
-    }
+    const { spec, image, note, secretVersion, digest } = pick(app);
+    // Sealed before anything is recorded: a node that cannot receive secrets changes nothing.
+    const sealedSecrets = d.secrets?.sealFor(app.id, secretVersion, node.id) ?? Buffer.alloc(0);
+    // A git app's deploy builds on the node; a rollback (image given) runs the image built then.
+    const git = spec.source.kind === 'git' && !image ? { url: spec.source.url, ref: spec.source.ref, containerfile: spec.source.containerfile } : undefined;
+    const pullAuth = git ? undefined : d.pullAuth?.(image, node.id);
     busy.add(app.id);
     const last = d.db.select().from(releases).where(eq(releases.appId, app.id)).orderBy(desc(releases.number)).get();
     const number = (last?.number ?? 0) + 1;
+    const imageRef = git ? gitImageTag(app.name, number) : image;
     const release = d.db
       .insert(releases)
       .values({
         id: randomUUID(),
         appId: app.id,
         number,
-        imageRef: image,
+        imageRef,
         spec,
-        secretVersion: 0,
+        secretVersion,
         status: 'deploying',
         createdBy: `${ctx.actor} (${ctx.source})${note ? `, ${note}` : ''}`,
         createdAt: Date.now(),
@@ -64,7 +76,7 @@ export function deployHandlers(d: DeployServiceDeps): Pick<Handlers, 'apps.deplo
     d.onAppChanged(app.name);
     try {
       const conn = await d.fleet.link(node.id).connection();
-      const final = await conn.deploy(toDeployApp(app.name, release.id, image, spec), `${ctx.actor} (${ctx.source})`, (e) =>
+      const final = await conn.deploy({ ...toDeployApp(app.name, release.id, imageRef, spec), sealedSecrets, ...(git ? { git } : {}), ...(digest ? { imageDigest: digest } : {}), ...pullAuth }, `${ctx.actor} (${ctx.source})`, (e) =>
         progress({
           release: number,
           step: e.step,
@@ -90,7 +102,7 @@ export function deployHandlers(d: DeployServiceDeps): Pick<Handlers, 'apps.deplo
         .where(eq(releases.id, release.id))
         .returning()
         .get();
-      if (image !== (AppSpec.parse(app.spec).source as { image?: string }).image) {
+      if (spec.source.kind === 'image' && image !== (AppSpec.parse(app.spec).source as { image?: string }).image) {
         d.db.update(apps).set({ spec: { ...AppSpec.parse(app.spec), source: { kind: 'image', image } }, updatedAt: Date.now() }).where(eq(apps.id, app.id)).run();
       }
       return toReleaseSummary(done);
@@ -119,7 +131,7 @@ export function deployHandlers(d: DeployServiceDeps): Pick<Handlers, 'apps.deplo
             (app) => {
               const spec = AppSpec.parse(app.spec);
               const ref = image ?? (spec.source.kind === 'image' ? spec.source.image : '');
-              return { spec: image ? { ...spec, source: { kind: 'image', image } } : spec, image: ref, note: '' };
+              return { spec: image ? { ...spec, source: { kind: 'image', image } } : spec, image: ref, note: '', secretVersion: d.secrets?.currentVersion(app.id) ?? 0 };
             },
             ctx,
             progress,
@@ -142,7 +154,7 @@ export function deployHandlers(d: DeployServiceDeps): Pick<Handlers, 'apps.deplo
                 : all.find((r) => r.status === 'superseded' && (!live || r.number < live.number));
               if (!target) throw new ApiError('not_found', to ? `app '${name}' has no release v${to}` : `app '${name}' has no earlier release to roll back to`, 'see `podploy releases NAME`');
               if (target.status === 'failed') throw new ApiError('invalid_input', `release v${target.number} failed; roll back to one that was live`);
-              return { spec: AppSpec.parse(target.spec), image: target.imageRef, note: `rollback to v${target.number}` };
+              return { spec: AppSpec.parse(target.spec), image: target.imageRef, note: `rollback to v${target.number}`, secretVersion: target.secretVersion, digest: target.imageDigest ?? undefined };
             },
             ctx,
             progress,
@@ -154,7 +166,7 @@ export function deployHandlers(d: DeployServiceDeps): Pick<Handlers, 'apps.deplo
 
 function toDeployApp(app: string, releaseId: string, image: string, spec: AppSpec): DeployApp {
   const h = spec.health;
-  return {
+  return DeployApp.fromPartial({
     app,
     release: releaseId,
     image,
@@ -176,5 +188,7 @@ function toDeployApp(app: string, releaseId: string, image: string, spec: AppSpe
     memoryMb: spec.memoryMb ?? 0,
     stopGraceMs: spec.stopGraceMs,
     drainMs: spec.drainMs,
-  };
+    volumes: spec.volumes.map((v) => ({ name: v.name, path: v.path })),
+    keepReleases: spec.keepReleases,
+  });
 }

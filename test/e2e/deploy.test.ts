@@ -93,7 +93,17 @@ describe('zero-downtime deploys through Caddy on a real node', () => {
     // A short health deadline keeps the failing-release case quick; everything else is default.
     await hx.cp.router.invoke(
       'apps.create',
-      { spec: { name: 'web', node: 'h1', source: { kind: 'image', image: 'localhost/testapp:v1' }, domains: [DOMAIN], health: { path: '/health', deadlineMs: 8_000 } } },
+      {
+        spec: {
+          name: 'web',
+          node: 'h1',
+          source: { kind: 'image', image: 'localhost/testapp:v1' },
+          domains: [DOMAIN],
+          health: { path: '/health', deadlineMs: 8_000 },
+          volumes: [{ name: 'web-data', path: '/data' }],
+          keepReleases: 2,
+        },
+      },
       operator,
     );
     const r = await hx.cli(['deploy', 'web']);
@@ -103,13 +113,15 @@ describe('zero-downtime deploys through Caddy on a real node', () => {
     expect(await get('/version')).toEqual({ status: 200, body: 'v1' });
   });
 
-  it('deploys v2 under load with zero failed requests', async () => {
+  it('deploys v2 under load with zero failed requests, and the named volume carries over', async () => {
+    onHost(`podman exec $(podman ps -q --filter label=podploy.app=web) sh -c 'echo kept-across-releases > /data/mark'`);
     const run = await underLoad(() => hx.cli(['deploy', 'web', '--image', 'localhost/testapp:v2']));
     expect(run.result.code, run.result.stderr).toBe(0);
     expect(run.failed).toEqual([]);
     expect(run.ok).toBeGreaterThan(50);
     expectSwitch(run.versions, 'v1', 'v2');
     expect(await get('/version')).toEqual({ status: 200, body: 'v2' });
+    expect(onHost(`podman exec $(podman ps -q --filter label=podploy.app=web) cat /data/mark`).trim()).toBe('kept-across-releases');
   });
 
   it('a release whose health check fails leaves v2 serving, loses nothing, and is recorded as failed', async () => {
@@ -133,5 +145,30 @@ describe('zero-downtime deploys through Caddy on a real node', () => {
     expect(releases[0].createdBy).toContain('rollback to v1');
     const audit = (await hx.cp.router.invoke('audit.list', {}, operator)).map((a) => `${a.action} ${a.result}`);
     expect(audit.slice(0, 4)).toEqual(['app.rollback ok', 'app.deploy error', 'app.deploy ok', 'app.deploy ok']);
+  });
+
+  it('a rollback runs the release\'s exact image (by digest), even after its tag moved', async () => {
+    buildVersion('v2-moved');
+    onHost('podman tag localhost/testapp:v2-moved localhost/testapp:v2');
+    const run = await underLoad(() => hx.cli(['rollback', 'web', '--to', '2']));
+    expect(run.result.code, run.result.stderr).toBe(0);
+    expect(run.failed).toEqual([]);
+    expect(await get('/version')).toEqual({ status: 200, body: 'v2' });
+    const releases = await hx.cp.router.invoke('apps.releases', { name: 'web' }, operator);
+    expect(releases[0]).toMatchObject({ number: 5, status: 'live' });
+    expect(releases[0].imageDigest).toBe(releases.find((r) => r.number === 2)!.imageDigest);
+  });
+
+  it('keeps the images of the last keepReleases releases only, and says so when a rollback needs a pruned one', async () => {
+    // keepReleases is 2: v1 (release 4) falls out once v2-moved is deployed after v2 (release 5).
+    const r = await hx.cli(['deploy', 'web', '--image', 'localhost/testapp:v2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/removed 1 image\(s\) older than the last 2 releases/);
+    expect(await get('/version')).toEqual({ status: 200, body: 'v2-moved' });
+    expect(onHost('podman image exists localhost/testapp:v1 && echo present || echo gone').trim()).toBe('gone');
+    const back = await hx.cli(['rollback', 'web', '--to', '1']);
+    expect(back.code).toBe(1);
+    expect(back.stderr).toMatch(/no longer on the node \(only the last 2 releases' images are kept\)/);
+    expect(await get('/version')).toEqual({ status: 200, body: 'v2-moved' });
   });
 });

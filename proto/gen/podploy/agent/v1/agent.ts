@@ -103,6 +103,22 @@ export interface CommandEnvelope {
   actor: string;
   setLabels?: SetLabels | undefined;
   deployApp?: DeployApp | undefined;
+  setIngressSettings?: SetIngressSettings | undefined;
+}
+
+/**
+ * The control plane's TLS settings for the node's Caddy (defaults and rules: proto/ingress-tls.ts).
+ * Replaces the node's settings; Caddy's config changes only if the result differs.
+ */
+export interface SetIngressSettings {
+  /** the ACME server's directory URL */
+  acmeDirectory: string;
+  /** the ACME account's contact; empty: none */
+  acmeEmail: string;
+  /** an extra root for the ACME server's own HTTPS; empty: system roots */
+  acmeCaRootPem: string;
+  /** which names plain HTTP redirects to HTTPS: public, all, off */
+  httpRedirect: string;
 }
 
 /** One release of an app, as the agent runs it: everything the deploy needs, frozen. */
@@ -132,8 +148,15 @@ export interface DeployApp {
    * or on the node's disk.
    */
   sealedSecrets: Buffer;
-  /** Registry credentials for the pull, sealed the same way (JSON {username, password}). */
+  /**
+   * Registry credentials for the pull, sealed the same way (JSON {username, password,
+   * serveraddress}). Empty: pull without credentials.
+   */
   sealedRegistryAuth: Buffer;
+  /**
+   * With credentials only: false turns TLS verification off for the pull (the operator logged
+   * in with --insecure). Without credentials the agent always verifies.
+   */
   registryTlsVerify: boolean;
   /**
    * Build the image on the node from git instead of pulling `image` (then `image` is the tag
@@ -146,8 +169,6 @@ export interface DeployApp {
   imageDigest: string;
   /** Images of the app's last N releases stay on the node; older ones are pruned. */
   keepReleases: number;
-  /** How long WebSocket (upgraded) connections to v1 may stay open after the switch. */
-  websocketGraceMs: number;
 }
 
 export interface DeployApp_EnvEntry {
@@ -199,7 +220,7 @@ export interface DeployEvent {
 export interface LogsRequest {
   app: string;
   follow: boolean;
-  /** 0: all */
+  /** the last N lines of the history; -1: all; 0: none (follow: only new lines) */
   tail: number;
   /** 0: from the start */
   sinceMs: number;
@@ -214,6 +235,16 @@ export interface LogLine {
   line: string;
   container: string;
   release: string;
+}
+
+/** The lines Podman delivered together (one read), so a busy log is not one message per line. */
+export interface LogChunk {
+  lines: LogLine[];
+  /**
+   * About the stream, not from a container: e.g. the followed container was replaced by a
+   * deploy and the stream goes on with the new live release, or it stopped.
+   */
+  notice: string;
 }
 
 export interface ListContainersRequest {
@@ -1413,6 +1444,7 @@ function createBaseCommandEnvelope(): CommandEnvelope {
     actor: "",
     setLabels: undefined,
     deployApp: undefined,
+    setIngressSettings: undefined,
   };
 }
 
@@ -1438,6 +1470,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     }
     if (message.deployApp !== undefined) {
       DeployApp.encode(message.deployApp, writer.uint32(90).fork()).join();
+    }
+    if (message.setIngressSettings !== undefined) {
+      SetIngressSettings.encode(message.setIngressSettings, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1511,6 +1546,14 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
             message.deployApp = DeployApp.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.setIngressSettings = SetIngressSettings.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1552,6 +1595,11 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
         : isSet(object.deploy_app)
         ? DeployApp.fromJSON(object.deploy_app)
         : undefined,
+      setIngressSettings: isSet(object.setIngressSettings)
+        ? SetIngressSettings.fromJSON(object.setIngressSettings)
+        : isSet(object.set_ingress_settings)
+        ? SetIngressSettings.fromJSON(object.set_ingress_settings)
+        : undefined,
     };
   },
 
@@ -1578,6 +1626,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     if (message.deployApp !== undefined) {
       obj.deployApp = DeployApp.toJSON(message.deployApp);
     }
+    if (message.setIngressSettings !== undefined) {
+      obj.setIngressSettings = SetIngressSettings.toJSON(message.setIngressSettings);
+    }
     return obj;
   },
 
@@ -1597,6 +1648,142 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     message.deployApp = (object.deployApp !== undefined && object.deployApp !== null)
       ? DeployApp.fromPartial(object.deployApp)
       : undefined;
+    message.setIngressSettings = (object.setIngressSettings !== undefined && object.setIngressSettings !== null)
+      ? SetIngressSettings.fromPartial(object.setIngressSettings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetIngressSettings(): SetIngressSettings {
+  return { acmeDirectory: "", acmeEmail: "", acmeCaRootPem: "", httpRedirect: "" };
+}
+
+export const SetIngressSettings: MessageFns<SetIngressSettings> = {
+  encode(message: SetIngressSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.acmeDirectory !== "") {
+      writer.uint32(10).string(message.acmeDirectory);
+    }
+    if (message.acmeEmail !== "") {
+      writer.uint32(18).string(message.acmeEmail);
+    }
+    if (message.acmeCaRootPem !== "") {
+      writer.uint32(26).string(message.acmeCaRootPem);
+    }
+    if (message.httpRedirect !== "") {
+      writer.uint32(34).string(message.httpRedirect);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetIngressSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetIngressSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.acmeDirectory = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.acmeEmail = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.acmeCaRootPem = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.httpRedirect = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetIngressSettings {
+    return {
+      acmeDirectory: isSet(object.acmeDirectory)
+        ? globalThis.String(object.acmeDirectory)
+        : isSet(object.acme_directory)
+        ? globalThis.String(object.acme_directory)
+        : "",
+      acmeEmail: isSet(object.acmeEmail)
+        ? globalThis.String(object.acmeEmail)
+        : isSet(object.acme_email)
+        ? globalThis.String(object.acme_email)
+        : "",
+      acmeCaRootPem: isSet(object.acmeCaRootPem)
+        ? globalThis.String(object.acmeCaRootPem)
+        : isSet(object.acme_ca_root_pem)
+        ? globalThis.String(object.acme_ca_root_pem)
+        : "",
+      httpRedirect: isSet(object.httpRedirect)
+        ? globalThis.String(object.httpRedirect)
+        : isSet(object.http_redirect)
+        ? globalThis.String(object.http_redirect)
+        : "",
+    };
+  },
+
+  toJSON(message: SetIngressSettings): unknown {
+    const obj: any = {};
+    if (message.acmeDirectory !== "") {
+      obj.acmeDirectory = message.acmeDirectory;
+    }
+    if (message.acmeEmail !== "") {
+      obj.acmeEmail = message.acmeEmail;
+    }
+    if (message.acmeCaRootPem !== "") {
+      obj.acmeCaRootPem = message.acmeCaRootPem;
+    }
+    if (message.httpRedirect !== "") {
+      obj.httpRedirect = message.httpRedirect;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetIngressSettings>): SetIngressSettings {
+    return SetIngressSettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetIngressSettings>): SetIngressSettings {
+    const message = createBaseSetIngressSettings();
+    message.acmeDirectory = object.acmeDirectory ?? "";
+    message.acmeEmail = object.acmeEmail ?? "";
+    message.acmeCaRootPem = object.acmeCaRootPem ?? "";
+    message.httpRedirect = object.httpRedirect ?? "";
     return message;
   },
 };
@@ -1622,7 +1809,6 @@ function createBaseDeployApp(): DeployApp {
     git: undefined,
     imageDigest: "",
     keepReleases: 0,
-    websocketGraceMs: 0,
   };
 }
 
@@ -1684,9 +1870,6 @@ export const DeployApp: MessageFns<DeployApp> = {
     }
     if (message.keepReleases !== 0) {
       writer.uint32(152).uint32(message.keepReleases);
-    }
-    if (message.websocketGraceMs !== 0) {
-      writer.uint32(160).uint32(message.websocketGraceMs);
     }
     return writer;
   },
@@ -1859,14 +2042,6 @@ export const DeployApp: MessageFns<DeployApp> = {
             message.keepReleases = reader.uint32();
             continue;
           }
-          case 20: {
-            if (tag !== 160) {
-              break;
-            }
-
-            message.websocketGraceMs = reader.uint32();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1947,11 +2122,6 @@ export const DeployApp: MessageFns<DeployApp> = {
         : isSet(object.keep_releases)
         ? globalThis.Number(object.keep_releases)
         : 0,
-      websocketGraceMs: isSet(object.websocketGraceMs)
-        ? globalThis.Number(object.websocketGraceMs)
-        : isSet(object.websocket_grace_ms)
-        ? globalThis.Number(object.websocket_grace_ms)
-        : 0,
     };
   },
 
@@ -2020,9 +2190,6 @@ export const DeployApp: MessageFns<DeployApp> = {
     if (message.keepReleases !== 0) {
       obj.keepReleases = Math.round(message.keepReleases);
     }
-    if (message.websocketGraceMs !== 0) {
-      obj.websocketGraceMs = Math.round(message.websocketGraceMs);
-    }
     return obj;
   },
 
@@ -2060,7 +2227,6 @@ export const DeployApp: MessageFns<DeployApp> = {
     message.git = (object.git !== undefined && object.git !== null) ? GitSource.fromPartial(object.git) : undefined;
     message.imageDigest = object.imageDigest ?? "";
     message.keepReleases = object.keepReleases ?? 0;
-    message.websocketGraceMs = object.websocketGraceMs ?? 0;
     return message;
   },
 };
@@ -2799,7 +2965,7 @@ export const LogsRequest: MessageFns<LogsRequest> = {
       writer.uint32(16).bool(message.follow);
     }
     if (message.tail !== 0) {
-      writer.uint32(24).uint32(message.tail);
+      writer.uint32(24).int32(message.tail);
     }
     if (message.sinceMs !== 0) {
       writer.uint32(32).int64(message.sinceMs);
@@ -2844,7 +3010,7 @@ export const LogsRequest: MessageFns<LogsRequest> = {
               break;
             }
 
-            message.tail = reader.uint32();
+            message.tail = reader.int32();
             continue;
           }
           case 4: {
@@ -3056,6 +3222,91 @@ export const LogLine: MessageFns<LogLine> = {
     message.line = object.line ?? "";
     message.container = object.container ?? "";
     message.release = object.release ?? "";
+    return message;
+  },
+};
+
+function createBaseLogChunk(): LogChunk {
+  return { lines: [], notice: "" };
+}
+
+export const LogChunk: MessageFns<LogChunk> = {
+  encode(message: LogChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.lines) {
+      LogLine.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.notice !== "") {
+      writer.uint32(18).string(message.notice);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lines.push(LogLine.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.notice = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogChunk {
+    return {
+      lines: globalThis.Array.isArray(object?.lines) ? object.lines.map((e: any) => LogLine.fromJSON(e)) : [],
+      notice: isSet(object.notice) ? globalThis.String(object.notice) : "",
+    };
+  },
+
+  toJSON(message: LogChunk): unknown {
+    const obj: any = {};
+    if (message.lines?.length) {
+      obj.lines = message.lines.map((e) => LogLine.toJSON(e));
+    }
+    if (message.notice !== "") {
+      obj.notice = message.notice;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogChunk>): LogChunk {
+    return LogChunk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogChunk>): LogChunk {
+    const message = createBaseLogChunk();
+    message.lines = object.lines?.map((e) => LogLine.fromPartial(e)) || [];
+    message.notice = object.notice ?? "";
     return message;
   },
 };
@@ -3893,15 +4144,18 @@ export const AgentService = {
     responseSerialize: (value: DeployEvent): Buffer => Buffer.from(DeployEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeployEvent => DeployEvent.decode(value),
   },
-  /** Read-only: an app's container logs (the last lines, then live lines while follow is set). */
+  /**
+   * Read-only: an app's container logs (the last lines, then live lines while follow is set),
+   * in chunks of lines. Following the live release goes on across deploys (see LogChunk.notice).
+   */
   logs: {
     path: "/podploy.agent.v1.Agent/Logs" as const,
     requestStream: false as const,
     responseStream: true as const,
     requestSerialize: (value: LogsRequest): Buffer => Buffer.from(LogsRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): LogsRequest => LogsRequest.decode(value),
-    responseSerialize: (value: LogLine): Buffer => Buffer.from(LogLine.encode(value).finish()),
-    responseDeserialize: (value: Buffer): LogLine => LogLine.decode(value),
+    responseSerialize: (value: LogChunk): Buffer => Buffer.from(LogChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LogChunk => LogChunk.decode(value),
   },
   /** Read-only: the containers PodPloy runs on this node. */
   listContainers: {
@@ -3926,8 +4180,11 @@ export interface AgentServer extends UntypedServiceImplementation {
   execute: handleUnaryCall<SignedCommand, CommandResult>;
   /** State-changing and long: a signed DeployApp; the agent streams each step, then the result. */
   deploy: handleServerStreamingCall<SignedCommand, DeployEvent>;
-  /** Read-only: an app's container logs (the last lines, then live lines while follow is set). */
-  logs: handleServerStreamingCall<LogsRequest, LogLine>;
+  /**
+   * Read-only: an app's container logs (the last lines, then live lines while follow is set),
+   * in chunks of lines. Following the live release goes on across deploys (see LogChunk.notice).
+   */
+  logs: handleServerStreamingCall<LogsRequest, LogChunk>;
   /** Read-only: the containers PodPloy runs on this node. */
   listContainers: handleUnaryCall<ListContainersRequest, ListContainersResponse>;
 }
@@ -3979,9 +4236,12 @@ export interface AgentClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<DeployEvent>;
-  /** Read-only: an app's container logs (the last lines, then live lines while follow is set). */
-  logs(request: LogsRequest, options?: Partial<CallOptions>): ClientReadableStream<LogLine>;
-  logs(request: LogsRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<LogLine>;
+  /**
+   * Read-only: an app's container logs (the last lines, then live lines while follow is set),
+   * in chunks of lines. Following the live release goes on across deploys (see LogChunk.notice).
+   */
+  logs(request: LogsRequest, options?: Partial<CallOptions>): ClientReadableStream<LogChunk>;
+  logs(request: LogsRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<LogChunk>;
   /** Read-only: the containers PodPloy runs on this node. */
   listContainers(
     request: ListContainersRequest,
