@@ -1,9 +1,11 @@
 // The only way anything changes on the node through the agent: a command signed by the control
 // plane, for this node, inside its time window, never seen before.
 import type { KeyObject } from 'node:crypto';
-import type { CommandEnvelope, CommandResult, SignedCommand } from '../proto/gen/podploy/agent/v1/agent';
+import type { CommandEnvelope, CommandResult, SetIngressSettings, SignedCommand } from '../proto/gen/podploy/agent/v1/agent';
+import { tlsSettingsProblems, type HttpRedirectMode, type IngressTlsSettings } from '../proto/ingress-tls';
 import { CommandRejected, verifyCommand, type NonceStore } from '../proto/signing';
 import type { Logger } from './logger';
+import type { TlsSettingsOutcome } from './ingress/runtime';
 import type { LabelsStore } from './state/labels-store';
 
 export class UnknownCommand extends Error {
@@ -18,6 +20,8 @@ export interface CommandExecutorDeps {
   commandKey: KeyObject;
   nonces: NonceStore;
   labels: LabelsStore;
+  // The node's ingress (SetIngressSettings); absent: the command is refused.
+  ingress?: { setTlsSettings(settings: IngressTlsSettings): Promise<TlsSettingsOutcome> };
   log: Logger;
   now?: () => number;
 }
@@ -25,10 +29,11 @@ export interface CommandExecutorDeps {
 export class CommandExecutor {
   constructor(private readonly deps: CommandExecutorDeps) {}
 
-  // Throws CommandRejected (the command must not be obeyed) or UnknownCommand.
-  execute(signed: SignedCommand): CommandResult {
+  // Rejects with CommandRejected (the command must not be obeyed), UnknownCommand, or the
+  // command's own error (nothing changed).
+  async execute(signed: SignedCommand): Promise<CommandResult> {
     const envelope = this.verify(signed);
-    const result = this.apply(envelope);
+    const result = await this.apply(envelope);
     this.deps.log.info({ event: 'command_applied', actor: envelope.actor, nonce: envelope.nonce, command: commandName(envelope) }, result.message);
     return result;
   }
@@ -45,19 +50,44 @@ export class CommandExecutor {
     }
   }
 
-  private apply(envelope: CommandEnvelope): CommandResult {
+  private async setIngressSettings(wire: SetIngressSettings): Promise<CommandResult> {
+    if (!this.deps.ingress) throw new UnknownCommand('this agent runs without an ingress; set_ingress_settings cannot apply');
+    const settings = ingressSettingsFromWire(wire);
+    const { changed, loaded } = await this.deps.ingress.setTlsSettings(settings);
+    const what = `ACME ${settings.acmeDirectory}${settings.acmeEmail ? ` (${settings.acmeEmail})` : ''}${settings.acmeCaRootPem ? ', extra root' : ''}, redirect ${settings.httpRedirect}`;
+    const message = !changed ? `TLS settings unchanged: ${what}` : loaded ? `TLS settings applied, Caddy reloaded: ${what}` : `TLS settings stored: ${what}`;
+    return { ok: true, message, labels: {} };
+  }
+
+  private async apply(envelope: CommandEnvelope): Promise<CommandResult> {
     if (envelope.setLabels) {
       const labels = this.deps.labels.replace(envelope.setLabels.labels);
       return { ok: true, message: `labels set (${Object.keys(labels).length})`, labels };
     }
+    if (envelope.setIngressSettings) return this.setIngressSettings(envelope.setIngressSettings);
     if (envelope.deployApp) throw new UnknownCommand('a signed deploy_app goes through the Deploy RPC (it streams its steps), not Execute');
     this.deps.log.warn({ event: 'command_unknown', actor: envelope.actor, nonce: envelope.nonce }, 'signed command of an unknown kind');
     throw new UnknownCommand('the signed command carries no command this agent knows; upgrade the agent');
   }
 }
 
+export class InvalidCommand extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidCommand';
+  }
+}
+
+export function ingressSettingsFromWire(w: SetIngressSettings): IngressTlsSettings {
+  const settings = { acmeDirectory: w.acmeDirectory, acmeEmail: w.acmeEmail, acmeCaRootPem: w.acmeCaRootPem, httpRedirect: w.httpRedirect as HttpRedirectMode };
+  const problems = tlsSettingsProblems(settings);
+  if (problems.length > 0) throw new InvalidCommand(`TLS settings refused, nothing changed: ${problems.join('; ')}`);
+  return settings;
+}
+
 export function commandName(envelope: CommandEnvelope): string {
   if (envelope.setLabels) return 'set_labels';
+  if (envelope.setIngressSettings) return 'set_ingress_settings';
   if (envelope.deployApp) return 'deploy_app';
   return 'unknown';
 }

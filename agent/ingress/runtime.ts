@@ -6,22 +6,24 @@
 // - At agent start every known app's gates start, the live slot's gate open (from the
 //   Deployer's AppStateStore), the other closed; Caddy starts when at least one app exists
 //   (a node without apps does not hold ports 80/443).
-// - Caddy's config changes only in ensureApp, when an app or its domains are new, and never while
-//   a deploy runs (a config change resets requests in flight; see ENVIRONMENT.md): ensureApp
-//   then refuses with IngressBusyError. After every Caddy (re)start the config is re-applied
-//   with loadIfChanged.
+// - Caddy's config changes only in ensureApp, when an app or its domains are new, and in
+//   setTlsSettings, when the control plane's TLS settings change; never while a deploy runs (a
+//   config change resets requests in flight; see ENVIRONMENT.md): both then refuse with
+//   IngressBusyError. After every Caddy (re)start the config is re-applied with loadIfChanged.
 import { writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CADDY_BINARY, DEFAULT_INGRESS_HTTP_LISTEN, AGENT_PID_FILES } from '../../proto/agent-config';
+import { DEFAULT_CADDY_BINARY, DEFAULT_INGRESS_HTTP_LISTEN, DEFAULT_INGRESS_HTTPS_LISTEN, AGENT_PID_FILES, type AgentConfig } from '../../proto/agent-config';
 import type { AppIngress, GateRegistry } from '../deploy/deploy-app';
 import type { LiveRelease } from '../deploy/app-state';
 import type { Logger } from '../logger';
 import { readJson, writeJsonAtomic, STATE_FILE_MODE } from '../state/atomic-file';
 import type { BackoffPolicy } from '../supervisor/restart-backoff';
 import { adminListenValue, loadIfChanged } from './caddy-admin';
+import type { IngressTlsSettings } from '../../proto/ingress-tls';
 import { buildCaddyConfig, type CaddyConfig } from './caddy-config';
 import { CaddyProcess } from './caddy-process';
 import { SlotGate } from './slot-gate';
+import { TlsSettingsStore } from './tls-settings-store';
 import { appSlots, DEFAULT_SLOT_APP_PORT, DEFAULT_SLOT_GATE_PORT, MAX_APP_INDEX, SLOT_NAMES, type SlotName } from './slots';
 
 // Index 0 would be 127.0.1.1/.2, and 127.0.1.1 is Debian's /etc/hosts address for the machine's
@@ -44,6 +46,8 @@ export interface IngressRuntimeOptions {
   runDir: string;
   logDir: string;
   httpListen?: string;
+  // Where Caddy serves HTTPS (e.g. ':443'); absent: plain HTTP only, no certificates.
+  httpsListen?: string;
   caddyBinary?: string;
   // The live slot of an app, as the Deployer recorded it (its AppStateStore).
   live: (app: string) => LiveRelease | undefined;
@@ -57,6 +61,12 @@ export interface IngressRuntimeOptions {
   caddyReadyDeadlineMs?: number;
 }
 
+// Where HTTPS is served for an agent config (see AgentConfig.ingressHttpsListen); undefined: none.
+export function httpsListenOf(c: Pick<AgentConfig, 'ingressHttpListen' | 'ingressHttpsListen'>): string | undefined {
+  if (c.ingressHttpsListen !== undefined) return c.ingressHttpsListen || undefined;
+  return c.ingressHttpListen === undefined ? DEFAULT_INGRESS_HTTPS_LISTEN : undefined;
+}
+
 // Nothing changed: Caddy's config would have to change while a deploy runs.
 export class IngressBusyError extends Error {
   constructor(message: string) {
@@ -65,8 +75,15 @@ export class IngressBusyError extends Error {
   }
 }
 
+export interface TlsSettingsOutcome {
+  changed: boolean;
+  // Caddy runs the new config now (false: no app yet, or HTTPS is off; it applies at start).
+  loaded: boolean;
+}
+
 export class IngressRuntime implements GateRegistry {
   readonly caddy: CaddyProcess;
+  readonly tls: TlsSettingsStore;
   private readonly appsFile: string;
   private readonly configFile: string;
   private readonly adminSocket: string;
@@ -86,6 +103,7 @@ export class IngressRuntime implements GateRegistry {
     this.appPort = opts.appPort ?? DEFAULT_SLOT_APP_PORT;
     this.gatePort = opts.gatePort ?? DEFAULT_SLOT_GATE_PORT;
     this.apps = readJson<Record<string, IngressApp>>(this.appsFile, {});
+    this.tls = new TlsSettingsStore(opts.stateDir);
     this.caddy = new CaddyProcess({
       binary: opts.caddyBinary ?? DEFAULT_CADDY_BINARY,
       configFile: this.configFile,
@@ -132,6 +150,14 @@ export class IngressRuntime implements GateRegistry {
     return next;
   }
 
+  // Stores the control plane's TLS settings and, when Caddy runs, loads the config they make.
+  // Refused (IngressBusyError, nothing changed) while a deploy runs and the config would change.
+  setTlsSettings(settings: IngressTlsSettings): Promise<TlsSettingsOutcome> {
+    const next = this.queue.then(() => this.setTlsSettingsNow(settings));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   async stop(): Promise<void> {
     await this.caddy.stop();
     await Promise.all([...this.ingress.values()].flatMap((i) => SLOT_NAMES.map((s) => i.gates[s].stop())));
@@ -170,8 +196,28 @@ export class IngressRuntime implements GateRegistry {
     return this.ingress.get(app) as AppIngress;
   }
 
+  private async setTlsSettingsNow(settings: IngressTlsSettings): Promise<TlsSettingsOutcome> {
+    if (this.tls.same(settings)) return { changed: false, loaded: false };
+    const affectsCaddy = this.opts.httpsListen !== undefined && Object.keys(this.apps).length > 0;
+    const busy = affectsCaddy ? this.opts.deploying() : [];
+    if (busy.length > 0) {
+      throw new IngressBusyError(
+        `Caddy's configuration must change for the new TLS settings, and a deploy of ${busy.join(', ')} is running ` +
+          '(a config change would reset its requests in flight); nothing was changed: try again when that deploy has finished',
+      );
+    }
+    this.tls.save(settings);
+    this.opts.log.info({ event: 'ingress_tls_set', acmeDirectory: settings.acmeDirectory, acmeEmail: settings.acmeEmail, extraRoot: settings.acmeCaRootPem !== '', httpRedirect: settings.httpRedirect }, 'TLS settings stored');
+    if (!affectsCaddy) return { changed: true, loaded: false };
+    this.writeConfigFile(this.config());
+    if (!this.caddy.running) return { changed: true, loaded: false };
+    await this.caddy.waitReady(this.opts.caddyReadyDeadlineMs);
+    return { changed: true, loaded: await loadIfChanged(this.caddy.admin, this.config()) };
+  }
+
   private async startCaddy(): Promise<void> {
     if (this.caddy.running) return;
+    this.tls.ensureRootFile();
     this.writeConfigFile(this.config());
     await this.caddy.start();
   }
@@ -204,7 +250,13 @@ export class IngressRuntime implements GateRegistry {
       adminListen: adminListenValue({ socketPath: this.adminSocket }),
       listen: [this.httpListen],
       routes: Object.entries(apps).map(([app, a]) => ({ app, domains: a.domains, slots: appSlots(a.index, this.appPort), gatePort: this.gatePort })),
+      tls: this.opts.httpsListen === undefined ? undefined : { httpsListen: this.opts.httpsListen, ...this.tlsSettings() },
     });
+  }
+
+  private tlsSettings() {
+    const s = this.tls.get();
+    return { acmeDirectory: s.acmeDirectory, acmeEmail: s.acmeEmail, acmeCaRootFile: this.tls.rootPath(), httpRedirect: s.httpRedirect };
   }
 
   // The file Caddy starts from, so a restarted Caddy serves every route at once.

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { ApiError, type AddNodeInput, type OnboardProgress } from '../../api/contract';
 import type { z } from 'zod';
 import { AgentConnection, handshakeWithin, type AgentCredentials } from '../../agents/agent-client';
+import type { SetIngressSettings } from '../../../proto/gen/podploy/agent/v1/agent';
 import type { AgentBundle } from '../../agents/agent-bundle';
 import { factsFromWire } from '../../agents/wire-convert';
 import type { FleetCa } from '../../crypto/fleet-ca';
@@ -33,6 +34,7 @@ import {
 import { DETECT_SCRIPT, parseDetectOutput, type HostFacts } from './detect';
 import { checkArch, installCommands, missingRequirements } from './requirements';
 import { q } from './shell';
+import { ensurePorts } from './ports-step';
 import { StepReporter } from './steps';
 
 export const HANDSHAKE_WAIT_MS = 20_000;
@@ -47,6 +49,10 @@ export interface OnboardDeps {
   credentials: AgentCredentials;
   signingPublicKeyPem: string;
   bundle: () => AgentBundle;
+  // The node's secrets key (src-main/secrets/node-seal.ts), created on first use.
+  nodeSecretsKey: (nodeId: string) => Uint8Array;
+  // The control plane's TLS settings for the node's Caddy, sent once the agent answers.
+  ingressSettings?: () => SetIngressSettings;
   // Overrides the detect step's parsing (tests simulate a non-Linux host through it).
   parseDetect?: (output: string) => HostFacts;
 }
@@ -110,36 +116,42 @@ export async function onboardNode(input: AddNode, deps: OnboardDeps, progress: (
       })
     ).facts;
 
-    await steps.run('install', 'checking required packages', async () => {
-      const missing = missingRequirements(facts);
-      if (!missing.length) return { state: 'unchanged' as const, message: 'everything needed is installed' };
-      const commands = installCommands(facts, missing);
-      const list = missing.map((m) => m.why).join('; ');
-      if (!input.install) {
-        throw new ApiError(
-          'missing_packages',
-          `${addr.host} is missing what PodPloy needs: ${list}. Nothing was changed on the server.`,
-          `allow PodPloy to install them (CLI: --yes; UI: tick "install missing packages"), or run on the server: ${commands.join(' && ')}`,
-        );
-      }
-      if (!facts.sudo) throw new ApiError('missing_packages', `${list}, and sudo is not available on ${addr.host} to install them`, `install as root: ${commands.map((c) => c.replace(/^sudo -n /, '')).join(' && ')}`);
-      for (const command of commands) {
-        const r = await session.exec(command, { timeoutMs: INSTALL_TIMEOUT_MS });
-        if (r.code === 0) continue;
-        if (/a password is required|no tty present|not in the sudoers|not allowed to execute/i.test(r.stderr)) {
+    await steps.run('install', 'checking required packages and ports 80/443', async () => {
+      const packages = await (async () => {
+        const missing = missingRequirements(facts);
+        if (!missing.length) return { state: 'unchanged' as const, message: 'everything needed is installed' };
+        const commands = installCommands(facts, missing);
+        const list = missing.map((m) => m.why).join('; ');
+        if (!input.install) {
           throw new ApiError(
             'missing_packages',
-            `${list}; PodPloy may install them, but sudo on ${addr.host} does not let ${facts.user} run '${command.replace(/^sudo -n /, '')}' without a password`,
-            `allow it without a password (e.g. '${facts.user} ALL=(root) NOPASSWD: /usr/bin/apt-get' in /etc/sudoers.d), or run as root on the server: ${commands.map((c) => c.replace(/^sudo -n /, '')).join(' && ')}`,
+            `${addr.host} is missing what PodPloy needs: ${list}. Nothing was changed on the server.`,
+            `allow PodPloy to install them (CLI: --yes; UI: tick "install missing packages"), or run on the server: ${commands.join(' && ')}`,
           );
         }
-        const tail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n');
-        throw new ApiError('missing_packages', `'${command}' failed on ${addr.host} (exit ${r.code}): ${tail}`, 'fix the package manager on the server (its output is above) and onboard again');
-      }
-      facts = (deps.parseDetect ?? parseDetectOutput)((await session.exec(DETECT_SCRIPT)).stdout);
-      const still = missingRequirements(facts);
-      if (still.length) throw new ApiError('missing_packages', `still missing after installing: ${still.map((m) => m.why).join('; ')}`, 'install them by hand and onboard again');
-      return { state: 'done' as const, message: `installed: ${missing.map((m) => m.id).join(', ')}`, detail: { commands } };
+        if (!facts.sudo) throw new ApiError('missing_packages', `${list}, and sudo is not available on ${addr.host} to install them`, `install as root: ${commands.map((c) => c.replace(/^sudo -n /, '')).join(' && ')}`);
+        for (const command of commands) {
+          const r = await session.exec(command, { timeoutMs: INSTALL_TIMEOUT_MS });
+          if (r.code === 0) continue;
+          if (/a password is required|no tty present|not in the sudoers|not allowed to execute/i.test(r.stderr)) {
+            throw new ApiError(
+              'missing_packages',
+              `${list}; PodPloy may install them, but sudo on ${addr.host} does not let ${facts.user} run '${command.replace(/^sudo -n /, '')}' without a password`,
+              `allow it without a password (e.g. '${facts.user} ALL=(root) NOPASSWD: /usr/bin/apt-get' in /etc/sudoers.d), or run as root on the server: ${commands.map((c) => c.replace(/^sudo -n /, '')).join(' && ')}`,
+            );
+          }
+          const tail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n');
+          throw new ApiError('missing_packages', `'${command}' failed on ${addr.host} (exit ${r.code}): ${tail}`, 'fix the package manager on the server (its output is above) and onboard again');
+        }
+        facts = (deps.parseDetect ?? parseDetectOutput)((await session.exec(DETECT_SCRIPT)).stdout);
+        const still = missingRequirements(facts);
+        if (still.length) throw new ApiError('missing_packages', `still missing after installing: ${still.map((m) => m.why).join('; ')}`, 'install them by hand and onboard again');
+        return { state: 'done' as const, message: `installed: ${missing.map((m) => m.id).join(', ')}`, detail: { commands } };
+      })();
+      const ports = await ensurePorts(session, addr.host, facts, !!input.install);
+      const state = packages.state === 'done' || ports.changed ? ('done' as const) : ('unchanged' as const);
+      const commands = [...((packages.detail?.commands as string[] | undefined) ?? []), ...(ports.commands ?? [])];
+      return { state, message: `${packages.message}; ${ports.message}`, ...(commands.length ? { detail: { commands } } : {}) };
     });
 
     const paths = agentPaths(facts.home);
@@ -182,7 +194,13 @@ export async function onboardNode(input: AddNode, deps: OnboardDeps, progress: (
       conn = await AgentConnection.open(session, nodeId, agentPort, deps.credentials);
       const res = await handshakeWithin(conn, HANDSHAKE_WAIT_MS);
       if (res.nodeId !== nodeId) throw new ApiError('agent_failed', `the agent answered as node ${res.nodeId}, expected ${nodeId}`);
-      return { res, state: existing ? ('unchanged' as const) : ('done' as const), message: `agent ${res.agentVersion} is online (mTLS verified)` };
+      const tls = deps.ingressSettings ? await (conn as AgentConnection).execute({ actor: 'onboarding', setIngressSettings: deps.ingressSettings() }) : null;
+      const tlsChanged = tls !== null && !tls.message.startsWith('TLS settings unchanged');
+      return {
+        res,
+        state: existing && !tlsChanged ? ('unchanged' as const) : ('done' as const),
+        message: `agent ${res.agentVersion} is online (mTLS verified)${tls ? `; ${tls.message}` : ''}`,
+      };
     });
 
     deps.knownHosts.pin(addr.host, addr.port, session.hostKey);
@@ -238,7 +256,7 @@ async function uploadAgent(
   const remote = parseSha256((await ssh.exec(sha256Command([paths.bundle, paths.config, paths.caCert, paths.cert, paths.key, paths.signingKey]))).stdout);
   const files: { path: string; data: Buffer; mode: number }[] = [
     { path: paths.bundle, data: o.bundle.bytes, mode: 0o644 },
-    { path: paths.config, data: Buffer.from(JSON.stringify(buildAgentConfig(o.nodeId, o.agentPort, paths, o.socket, o.serviceMode), null, 2) + '\n'), mode: 0o600 },
+    { path: paths.config, data: Buffer.from(JSON.stringify(buildAgentConfig(o.nodeId, o.agentPort, paths, o.socket, o.serviceMode, o.deps.nodeSecretsKey(o.nodeId)), null, 2) + '\n'), mode: 0o600 },
     { path: paths.caCert, data: Buffer.from(o.deps.ca.caCertPem), mode: 0o644 },
     { path: paths.signingKey, data: Buffer.from(o.deps.signingPublicKeyPem), mode: 0o644 },
   ];
