@@ -21,6 +21,8 @@ export interface HostFacts {
   nodePath: string;
   caddyVersion: string;
   natsVersion: string;
+  // Empty when git is missing (apps built from a git repository need it).
+  gitVersion: string;
   diskFreeBytes: number;
   diskTotalBytes: number;
   memTotalBytes: number;
@@ -48,6 +50,7 @@ export const DETECT_SCRIPT = [
   'if command -v node >/dev/null 2>&1; then echo "node=$(node --version)"; echo "node_path=$(command -v node)"; else echo node=; fi',
   'if command -v caddy >/dev/null 2>&1; then echo "caddy=$(caddy version 2>/dev/null | awk \'{print $1}\')"; else echo caddy=; fi',
   'if command -v nats-server >/dev/null 2>&1; then echo "nats=$(nats-server --version 2>/dev/null | awk \'{print $NF}\')"; else echo nats=; fi',
+  'if command -v git >/dev/null 2>&1; then echo "git=$(git --version 2>/dev/null | awk \'{print $3}\')"; else echo git=; fi',
   'df -Pk "$HOME" 2>/dev/null | awk \'NR==2{print "disk_total_kb="$2; print "disk_free_kb="$4}\'',
   'awk \'/^MemTotal:/{print "mem_total_kb="$2} /^MemAvailable:/{print "mem_free_kb="$2}\' /proc/meminfo 2>/dev/null',
   'echo "cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 0)"',
@@ -84,6 +87,7 @@ export function parseDetectOutput(output: string): HostFacts {
     nodePath: s('node_path'),
     caddyVersion: s('caddy').replace(/^v/, ''),
     natsVersion: s('nats').replace(/^v/, ''),
+    gitVersion: s('git'),
     diskFreeBytes: n('disk_free_kb') * 1024,
     diskTotalBytes: n('disk_total_kb') * 1024,
     memTotalBytes: n('mem_total_kb') * 1024,

@@ -34,6 +34,7 @@ node=v18.19.0
 node_path=/usr/bin/node
 caddy=v2.6.2
 nats=v2.9.11
+git=2.39.5
 disk_total_kb=1000000
 disk_free_kb=500000
 mem_total_kb=2048000
@@ -66,6 +67,7 @@ describe('detect', () => {
       nodeVersion: 'v18.19.0',
       caddyVersion: '2.6.2',
       natsVersion: '2.9.11',
+      gitVersion: '2.39.5',
       systemd: true,
       subuid: true,
       home: '/home/deploy',
@@ -106,6 +108,14 @@ describe('requirements', () => {
   it('uses dnf on Fedora', () => {
     const f = facts({ os_id: 'fedora', pkg: 'dnf', caddy: '', nats: '' });
     expect(installCommands(f, missingRequirements(f))).toEqual(['sudo -n dnf install -y caddy nats-server']);
+  });
+
+  it('installs git when it is missing (apps built from git clone on the node)', () => {
+    const f = facts({ git: '' });
+    expect(missingRequirements(f)).toEqual([{ id: 'git', why: 'git is not installed (apps built from a git repository)' }]);
+    expect(installCommands(f, missingRequirements(f))).toEqual(['sudo -n apt-get update -q', 'sudo -n apt-get install -y -q git']);
+    const fedora = facts({ os_id: 'fedora', pkg: 'dnf', git: '', nats: '' });
+    expect(installCommands(fedora, missingRequirements(fedora))).toEqual(['sudo -n dnf install -y nats-server git']);
   });
 
   it('says so when there is no package manager', () => {

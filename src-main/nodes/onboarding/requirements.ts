@@ -2,7 +2,7 @@ import { ApiError } from '../../api/contract';
 import { MIN_NODE_MAJOR, MIN_PODMAN_MAJOR, SUPPORTED_ARCHES, type HostFacts } from './detect';
 import { q } from './shell';
 
-export type RequirementId = 'podman' | 'nodejs' | 'caddy' | 'nats-server' | 'subids';
+export type RequirementId = 'podman' | 'nodejs' | 'caddy' | 'nats-server' | 'git' | 'subids';
 
 export interface Missing {
   id: RequirementId;
@@ -11,13 +11,14 @@ export interface Missing {
 
 export const SUBID_RANGE = '100000-165535';
 
-// Packages per package manager. Caddy and nats-server are what the apps and events layers run on.
+// Packages per package manager. Caddy and nats-server are what the apps and events layers run
+// on; git clones the repositories of apps built on the node.
 const PACKAGES: Record<string, Record<Exclude<RequirementId, 'subids'>, string[]>> = {
-  'apt-get': { podman: ['podman', 'uidmap', 'slirp4netns', 'fuse-overlayfs'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'] },
-  dnf: { podman: ['podman'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'] },
-  yum: { podman: ['podman'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'] },
-  zypper: { podman: ['podman'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'] },
-  apk: { podman: ['podman'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'] },
+  'apt-get': { podman: ['podman', 'uidmap', 'slirp4netns', 'fuse-overlayfs'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'], git: ['git'] },
+  dnf: { podman: ['podman'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'], git: ['git'] },
+  yum: { podman: ['podman'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'], git: ['git'] },
+  zypper: { podman: ['podman'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'], git: ['git'] },
+  apk: { podman: ['podman'], nodejs: ['nodejs'], caddy: ['caddy'], 'nats-server': ['nats-server'], git: ['git'] },
 };
 
 const major = (v: string) => Number(/^v?(\d+)/.exec(v)?.[1] ?? 0);
@@ -36,6 +37,7 @@ export function missingRequirements(f: HostFacts): Missing[] {
   else if (major(f.nodeVersion) < MIN_NODE_MAJOR) missing.push({ id: 'nodejs', why: `Node.js ${f.nodeVersion} is older than ${MIN_NODE_MAJOR}` });
   if (!f.caddyVersion) missing.push({ id: 'caddy', why: 'Caddy is not installed (ingress for apps)' });
   if (!f.natsVersion) missing.push({ id: 'nats-server', why: 'nats-server is not installed (the event stream)' });
+  if (!f.gitVersion) missing.push({ id: 'git', why: 'git is not installed (apps built from a git repository)' });
   if (!f.subuid || !f.subgid) missing.push({ id: 'subids', why: `user ${f.user} has no subuid/subgid range, so rootless Podman cannot run` });
   return missing;
 }
