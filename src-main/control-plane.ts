@@ -14,8 +14,17 @@ import { openDatabase, type Db } from './db/database';
 import { nodeHandlers } from './nodes/node-service';
 import { appHandlers, appsOnNode, appSummaryByName } from './apps/app-service';
 import { deployHandlers } from './apps/deploy-service';
+import { logsHandlers } from './apps/logs-service';
 import { NodeStore, toSummary } from './nodes/node-store';
+import { pullAuthFor } from './registries/registry-auth';
+import { registryHandlers } from './registries/registry-service';
+import { RegistryStore } from './registries/registry-store';
 import { KnownHosts } from './ssh/known-hosts';
+import { readTlsSettings, tlsHandlers, toWire } from './ingress/tls-settings';
+import { ensureNodeSecretsKey } from './secrets/node-seal';
+import { ReleaseSecrets } from './secrets/release-secrets';
+import { SecretStore } from './secrets/secret-store';
+import { secretsHandlers } from './secrets/secrets-service';
 import type { HostFacts } from './nodes/onboarding/detect';
 
 export const VERSION = '0.1.0';
@@ -54,6 +63,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   const firstAdminToken = tokens.ensureAdmin();
   const nodes = new NodeStore(db, vault);
   const knownHosts = new KnownHosts(db);
+  const registries = new RegistryStore(vault);
+  const secretStore = new SecretStore(db, vault);
   const credentials = { caCertPem: ca.caCertPem, client: ca.client, signingKey: commandKey.privateKey };
 
   let router!: Router;
@@ -81,12 +92,14 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       credentials,
       signingPublicKeyPem: commandKey.publicKeyPem,
       bundle: () => loadAgentBundle(opts.agentBundlePath),
+      nodeSecretsKey: (nodeId) => ensureNodeSecretsKey(vault, nodeId),
       parseDetect: opts.parseDetect,
       fleet,
       audit,
       publishChanged: (n) => router.publish('nodes.changed', n),
       publishRemoved: (name) => router.publish('nodes.removed', { name }),
       appsOn: (nodeId) => appsOnNode(db, nodeId),
+      ingressSettings: () => toWire(readTlsSettings(db)),
     }),
     ...appHandlers({
       db,
@@ -95,16 +108,22 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       publishChanged: (a) => router.publish('apps.changed', a),
       publishDeleted: (name) => router.publish('apps.deleted', { name }),
     }),
+    ...secretsHandlers({ db, store: secretStore, audit }),
     ...deployHandlers({
       db,
       nodes,
       fleet,
       audit,
+      secrets: new ReleaseSecrets(secretStore, { vault, nodes }),
+      pullAuth: (image, nodeId) => pullAuthFor(registries, { vault, nodes }, image, nodeId),
       onAppChanged: (name) => {
         const app = appSummaryByName(db, nodes, name);
         if (app) router.publish('apps.changed', app);
       },
     }),
+    ...logsHandlers({ db, nodes, fleet }),
+    ...tlsHandlers({ db, nodes, fleet, audit }),
+    ...registryHandlers({ store: registries, audit }),
     'audit.list': async ({ limit, beforeId }) => audit.list(limit, beforeId),
   });
 

@@ -3,6 +3,8 @@
 // here once and every transport carries it.
 import { z } from 'zod';
 import { AppName, AppSpec, ImageRef } from './app-spec';
+import { isRegistryHost, normalizeRegistry } from '../../proto/image-ref';
+import { HTTP_REDIRECT_MODES } from '../../proto/ingress-tls';
 
 export * from './app-spec';
 
@@ -129,6 +131,8 @@ export const ReleaseSummary = z.object({
   number: z.number().int(),
   imageRef: z.string(),
   imageDigest: z.string().nullable(),
+  // The app's secrets version this release runs with (0: none); a rollback brings it back.
+  secretVersion: z.number().int(),
   status: z.enum(['pending', 'deploying', 'live', 'failed', 'superseded']),
   failedStep: z.string().nullable(),
   reason: z.string().nullable(),
@@ -172,19 +176,26 @@ export type SecretsSummary = z.infer<typeof SecretsSummary>;
 export const LogsInput = z.object({
   name: AppName,
   follow: z.boolean().default(false),
+  // The last N lines of the history (0 with follow: only new lines). Absent: all of it.
   tail: z.number().int().min(0).max(1_000_000).optional(),
   // A duration back from now ("10m", "2h", "30s") or an ISO 8601 time.
   since: z.string().optional(),
   release: z.number().int().min(1).optional(),
 });
+export type LogsInput = z.input<typeof LogsInput>;
 
 export const LogLine = z.object({
-  at: z.number(), // ms since the epoch
+  at: z.number(), // ms since the epoch (Podman records whole seconds)
   stream: z.enum(['stdout', 'stderr']),
   line: z.string(),
   release: z.number().int().optional(),
 });
 export type LogLine = z.infer<typeof LogLine>;
+
+// Lines arrive in chunks (as the node read them). A notice is about the stream itself, e.g. a
+// deploy replaced the followed container and the stream goes on with the new release.
+export const LogChunk = z.object({ lines: z.array(LogLine), notice: z.string().optional() });
+export type LogChunk = z.infer<typeof LogChunk>;
 
 export const ContainerSummary = z.object({
   app: z.string(),
@@ -202,6 +213,42 @@ export const ContainerSummary = z.object({
 export type ContainerSummary = z.infer<typeof ContainerSummary>;
 
 export const Session = z.object({ user: z.string(), source: z.string(), version: z.string() });
+
+// Private registry credentials (docker-login style), write-only: a listing never has the password.
+export const RegistryServer = z
+  .string()
+  .min(1)
+  .transform((s) => normalizeRegistry(s))
+  .refine(isRegistryHost, 'a registry is host or host:port (e.g. registry.example.com or 127.0.0.1:5000)');
+export const RegistrySummary = z.object({
+  server: z.string(),
+  username: z.string(),
+  insecure: z.boolean(),
+  loggedInAt: z.number(),
+  loggedInBy: z.string(),
+});
+export type RegistrySummary = z.infer<typeof RegistrySummary>;
+
+// The control plane's TLS settings for every node's Caddy (defaults: proto/ingress-tls.ts).
+export const HttpRedirectMode = z.enum(HTTP_REDIRECT_MODES);
+export type HttpRedirectMode = z.infer<typeof HttpRedirectMode>;
+export const TlsSettings = z.object({
+  acmeDirectory: z.string(),
+  acmeEmail: z.string(),
+  // SHA-256 fingerprint and subject of the extra root for the ACME server; null: system roots.
+  acmeCaRoot: z.object({ sha256: z.string(), subject: z.string() }).nullable(),
+  httpRedirect: HttpRedirectMode,
+});
+export type TlsSettings = z.infer<typeof TlsSettings>;
+// Each field left out keeps its value; "" clears the email or the extra root.
+export const SetTlsInput = z.object({
+  acmeDirectory: z.string().optional(),
+  acmeEmail: z.string().optional(),
+  acmeCaRootPem: z.string().optional(),
+  httpRedirect: HttpRedirectMode.optional(),
+});
+export const TlsPush = z.object({ node: z.string(), ok: z.boolean(), message: z.string() });
+export type TlsPush = z.infer<typeof TlsPush>;
 
 // Every operation: its input, its output and, for long work, the shape of its progress.
 export const procedures = {
@@ -233,10 +280,12 @@ export const procedures = {
     progress: DeployProgress,
   },
   'apps.delete': { input: z.object({ name: AppName }), output: z.object({ deleted: z.string() }) },
-  // Replaces the app's configuration (not its name or node); the next deploy uses it.
-  'apps.update': { input: z.object({ spec: AppSpec }), output: AppSummary },
-  // Follows while `follow` is set, until the caller cancels; each line arrives as progress.
-  'apps.logs': { input: LogsInput, output: z.object({ lines: z.number().int() }), progress: LogLine },
+  // Replaces the app's configuration (not its name or node); the next deploy uses it. `name`
+  // (default: spec.name) is the app to change, so a renamed spec is refused, not a lookup miss.
+  'apps.update': { input: z.object({ name: AppName.optional(), spec: AppSpec }), output: AppSummary },
+  // Follows while `follow` is set, until the caller cancels (ApiClient.stream); the lines arrive
+  // as progress, in chunks. The output counts them.
+  'apps.logs': { input: LogsInput, output: z.object({ lines: z.number().int() }), progress: LogChunk },
   'apps.ps': { input: z.object({ name: AppName.optional() }), output: z.array(ContainerSummary) },
   'secrets.set': {
     input: z.object({ app: AppName, values: z.record(z.string(), z.string()) }),
@@ -244,6 +293,22 @@ export const procedures = {
   },
   'secrets.unset': { input: z.object({ app: AppName, names: z.array(z.string()).min(1) }), output: SecretsSummary },
   'secrets.list': { input: z.object({ app: AppName }), output: SecretsSummary },
+  'tls.get': { input: z.object({}), output: TlsSettings },
+  // Stores the settings and pushes them to every node; a node that could not take them is
+  // listed with the reason (run tls set again once it is online; onboarding sends them too).
+  'tls.set': { input: SetTlsInput, output: z.object({ settings: TlsSettings, nodes: z.array(TlsPush) }) },
+  'registries.login': {
+    input: z.object({
+      server: RegistryServer,
+      username: z.string().min(1, 'a username is required'),
+      password: z.string().min(1, 'a password is required'),
+      // Pull over plain HTTP or without verifying the registry's certificate.
+      insecure: z.boolean().default(false),
+    }),
+    output: RegistrySummary.extend({ replaced: z.boolean() }),
+  },
+  'registries.list': { input: z.object({}), output: z.array(RegistrySummary) },
+  'registries.logout': { input: z.object({ server: RegistryServer }), output: z.object({ server: z.string() }) },
   'audit.list': {
     input: z.object({ limit: z.number().int().min(1).max(1000).default(200), beforeId: z.number().int().optional() }),
     output: z.array(AuditEntry),
@@ -273,6 +338,9 @@ export type TopicPayload<T extends TopicName> = z.output<(typeof topics)[T]>;
 export type ClientMessage =
   | { type: 'auth'; token: string; source?: string }
   | { type: 'call'; id: number; op: ProcedureName; input: unknown }
+  // Asks the server to end call `id` early (its handler sees ctx.signal abort); the call still
+  // ends with its result or error. Closing the connection cancels every call in flight.
+  | { type: 'cancel'; id: number }
   | { type: 'subscribe'; topic: TopicName }
   | { type: 'unsubscribe'; topic: TopicName };
 
@@ -349,6 +417,24 @@ export class ApiClient {
       });
       this.transport.send({ type: 'call', id, op, input });
     });
+  }
+
+  // Starts a call that may be ended early: cancel() asks the server to stop it (a following
+  // log ends with its result). `result` settles as call()'s promise does.
+  stream<P extends ProcedureName>(
+    op: P,
+    input: InputOf<P>,
+    onProgress?: (p: ProgressOf<P>) => void,
+  ): { id: number; result: Promise<OutputOf<P>>; cancel(): void } {
+    const id = this.nextId;
+    const result = this.call(op, input, onProgress);
+    return {
+      id,
+      result,
+      cancel: () => {
+        if (this.pending.has(id)) this.transport.send({ type: 'cancel', id });
+      },
+    };
   }
 
   subscribe<T extends TopicName>(topic: T, handler: (payload: TopicPayload<T>) => void): () => void {

@@ -19,12 +19,12 @@ export interface AppServiceDeps {
 }
 
 export function toReleaseSummary(r: ReleaseRow): ReleaseSummary {
-  const { appId: _a, spec: _s, secretVersion: _v, ...rest } = r;
+  const { appId: _a, spec: _s, ...rest } = r;
   return { ...rest, imageDigest: r.imageDigest ?? null, failedStep: r.failedStep ?? null, reason: r.reason ?? null, finishedAt: r.finishedAt ?? null };
 }
 
 // Apps: declared once, validated against the contract's AppSpec, bound to one node.
-export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | 'apps.list' | 'apps.get' | 'apps.releases' | 'apps.delete'> {
+export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | 'apps.list' | 'apps.get' | 'apps.releases' | 'apps.delete' | 'apps.update'> {
   const byName = (name: string) => d.db.select().from(apps).where(eq(apps.name, name)).get() ?? null;
   const requireApp = (name: string) => {
     const row = byName(name);
@@ -32,6 +32,17 @@ export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | '
     return row;
   };
   const summary = (row: AppRow) => appSummary(d.db, d.nodes, row);
+  // A domain serves one app: refuses any of `domains` that another app routes already.
+  const refuseTakenDomains = (domains: string[], self: string | null) => {
+    const taken = new Map<string, string>();
+    for (const other of d.db.select().from(apps).all()) {
+      if (other.name === self) continue;
+      for (const dom of AppSpec.parse(other.spec).domains) taken.set(dom, other.name);
+    }
+    for (const dom of domains) {
+      if (taken.has(dom)) throw new ApiError('conflict', `the domain ${dom} is already routed to app '${taken.get(dom)}'`, 'a domain serves one app');
+    }
+  };
 
   return {
     'apps.create': async ({ spec }, ctx) =>
@@ -39,17 +50,38 @@ export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | '
         if (byName(spec.name)) throw new ApiError('conflict', `an app named '${spec.name}' exists already`, 'choose another name');
         const node = d.nodes.byName(spec.node);
         if (!node) throw new ApiError('not_found', `no node named '${spec.node}'`, 'list nodes with `podploy node list`');
-        const taken = new Map<string, string>();
-        for (const other of d.db.select().from(apps).all()) for (const dom of AppSpec.parse(other.spec).domains) taken.set(dom, other.name);
-        for (const dom of spec.domains) {
-          if (taken.has(dom)) throw new ApiError('conflict', `the domain ${dom} is already routed to app '${taken.get(dom)}'`, 'a domain serves one app');
-        }
+        refuseTakenDomains(spec.domains, null);
         const now = Date.now();
         const row = d.db.insert(apps).values({ id: randomUUID(), name: spec.name, nodeId: node.id, spec, createdAt: now, updatedAt: now }).returning().get();
         const s = summary(row);
         d.publishChanged(s);
         return s;
       }),
+    // The whole configuration is replaced (what the caller sends is what the next deploy uses);
+    // the name and the node identify the app and stay.
+    'apps.update': async ({ spec, name = spec.name }, ctx) =>
+      d.audit.around(
+        ctx,
+        'app.update',
+        name,
+        async () => {
+          const row = requireApp(name);
+          if (spec.name !== name) {
+            throw new ApiError('invalid_input', `an update cannot rename app '${name}' to '${spec.name}'`, `keep "name": "${name}", or create a new app named '${spec.name}'`);
+          }
+          const node = d.nodes.byId(row.nodeId);
+          if (node && spec.node !== node.name) {
+            throw new ApiError('invalid_input', `app '${spec.name}' runs on node '${node.name}'; an update cannot move it to '${spec.node}'`, `keep "node": "${node.name}", or create a new app on '${spec.node}'`);
+          }
+          refuseTakenDomains(spec.domains, spec.name);
+          const before = AppSpec.parse(row.spec);
+          const updated = d.db.update(apps).set({ spec, updatedAt: Date.now() }).where(eq(apps.id, row.id)).returning().get();
+          const s = summary(updated);
+          d.publishChanged(s);
+          return { summary: s, changed: changedKeys(before, spec) };
+        },
+        (r) => (r.changed.length ? `changed ${r.changed.join(', ')}; the next deploy applies it` : 'no change'),
+      ).then((r) => r.summary),
     'apps.list': async () => d.db.select().from(apps).orderBy(apps.name).all().map(summary),
     'apps.get': async ({ name }) => summary(requireApp(name)),
     // Apps have no deployed containers yet (deploys come next), so deleting is the declaration.
@@ -67,6 +99,13 @@ export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | '
       return d.db.select().from(releases).where(eq(releases.appId, app.id)).orderBy(desc(releases.number)).all().map(toReleaseSummary);
     },
   };
+}
+
+// The top-level configuration keys whose values differ ("health", "env"...), for the audit log:
+// it names what changed, never values (env values may be sensitive).
+export function changedKeys(before: AppSpec, after: AppSpec): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)] as (keyof AppSpec)[]);
+  return [...keys].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).sort();
 }
 
 export function appSummary(db: Db, nodes: NodeStore, row: AppRow): AppSummary {

@@ -4,8 +4,14 @@ import { createInterface } from 'node:readline/promises';
 import { ApiError, parseEnvPairs, type AppSpecInput, type DeployProgress, type NodeSummary, type OnboardProgress, type SshAuth } from '../api/contract';
 import { connectApi, DEFAULT_URL, type Connection } from './api-connection';
 import { defaultDataDir } from './data-dir';
-import { formatAppInfo, formatAppList, formatAudit, formatDeployProgress, formatNodeInfo, formatNodeList, formatProgress, formatReleases } from './format';
+import { formatAppInfo, formatAppList, formatAudit, formatNodeInfo, formatNodeList, formatProgress, formatReleases } from './format';
 import { runServe } from './serve';
+import { registerAppUpdateCommand } from './app-update-command';
+import { registerSecretsCommands } from './secrets-commands';
+import { registerRegistryCommands } from './registry-commands';
+import { deployProgressPrinter, wantsColor } from './deploy-output';
+import { registerTlsCommands } from './tls-commands';
+import { registerLogsCommands } from './logs-commands';
 
 const program = new Command();
 program
@@ -62,7 +68,7 @@ node
           acceptNewHostKey = await confirm('Trust it and pin it?');
           if (!acceptNewHostKey) throw new ApiError('host_key_unconfirmed', 'host key not confirmed; nothing was changed');
         }
-        install = await confirm('Install missing packages (Podman, Node.js, Caddy, nats-server) with sudo if needed?');
+        install = await confirm('Install missing packages (Podman, Node.js, Caddy, nats-server, git) with sudo if needed?');
       }
       const result = await client.call(
         'nodes.add',
@@ -149,12 +155,13 @@ app
   .option('--image <ref>', 'image reference, e.g. docker.io/library/nginx:1.27')
   .option('--git <url>', 'git repository with a Containerfile/Dockerfile, built on the node')
   .option('--ref <ref>', 'git ref to build', 'main')
+  .option('--containerfile <path>', 'Containerfile/Dockerfile path in the repository (default: Containerfile, else Dockerfile)')
   .option('--port <port>', 'the port the container listens on', (v) => Number(v))
   .option('--domain <domain>', 'a domain routed to the app (repeatable)', collect, [])
   .option('--health <path>', 'HTTP health check path')
   .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
   .option('--json', 'print JSON')
-  .action(async (name: string, o: { node: string; image?: string; git?: string; ref: string; port?: number; domain: string[]; health?: string; env: string[]; json?: boolean }) => {
+  .action(async (name: string, o: { node: string; image?: string; git?: string; ref: string; containerfile?: string; port?: number; domain: string[]; health?: string; env: string[]; json?: boolean }) => {
     if (!!o.image === !!o.git) fail(new ApiError('invalid_input', 'give exactly one source: --image REF or --git URL'));
     let env: Record<string, string> = {};
     try {
@@ -165,7 +172,7 @@ app
     const spec: AppSpecInput = {
       name,
       node: o.node,
-      source: o.image ? { kind: 'image', image: o.image } : { kind: 'git', url: o.git!, ref: o.ref },
+      source: o.image ? { kind: 'image', image: o.image } : { kind: 'git', url: o.git!, ref: o.ref, ...(o.containerfile ? { containerfile: o.containerfile } : {}) },
       env,
       domains: o.domain,
       ...(o.port !== undefined ? { port: o.port } : {}),
@@ -221,6 +228,12 @@ app
     });
   });
 
+registerAppUpdateCommand(app, { withApi, print });
+registerSecretsCommands(program, { withApi, print });
+registerRegistryCommands(program, { withApi, print });
+registerTlsCommands(program, { withApi, print });
+registerLogsCommands(program, { withApi });
+
 program
   .command('deploy')
   .description('deploy an app with zero downtime; blocks until the release is live or failed')
@@ -229,7 +242,8 @@ program
   .option('--json', 'print the release as JSON')
   .action(async (name: string, o: { image?: string; json?: boolean }) =>
     withApi(async ({ client }) => {
-      const r = await client.call('apps.deploy', { name, ...(o.image ? { image: o.image } : {}) }, (p: DeployProgress) => process.stderr.write(formatDeployProgress(p) + '\n'));
+      const progress = deployProgressPrinter((t) => process.stderr.write(t), { color: wantsColor(process.stderr) });
+      const r = await client.call('apps.deploy', { name, ...(o.image ? { image: o.image } : {}) }, (p: DeployProgress) => progress(p));
       if (o.json) print(r);
       else process.stdout.write(`${name} v${r.number} is live (${r.imageRef})\n`);
     }),
@@ -243,7 +257,8 @@ program
   .option('--json', 'print the release as JSON')
   .action(async (name: string, o: { to?: number; json?: boolean }) =>
     withApi(async ({ client }) => {
-      const r = await client.call('apps.rollback', { name, ...(o.to ? { to: o.to } : {}) }, (p: DeployProgress) => process.stderr.write(formatDeployProgress(p) + '\n'));
+      const progress = deployProgressPrinter((t) => process.stderr.write(t), { color: wantsColor(process.stderr) });
+      const r = await client.call('apps.rollback', { name, ...(o.to ? { to: o.to } : {}) }, (p: DeployProgress) => progress(p));
       if (o.json) print(r);
       else process.stdout.write(`${name} v${r.number} is live (${r.createdBy})\n`);
     }),

@@ -250,3 +250,50 @@ export function formatMs(ms: number): string {
 export function sourceLabel(source: AppSpec['source']): string {
   return source.kind === 'image' ? source.image : `${source.url} @ ${source.ref}`;
 }
+
+// An app's saved configuration as the form's text fields (the configuration editor's start).
+export function formFromSpec(spec: AppSpec): AppForm {
+  const s = (n: number | undefined) => (n === undefined ? '' : String(n));
+  const h = spec.health;
+  return {
+    name: spec.name,
+    node: spec.node,
+    sourceKind: spec.source.kind,
+    image: spec.source.kind === 'image' ? spec.source.image : '',
+    gitUrl: spec.source.kind === 'git' ? spec.source.url : '',
+    gitRef: spec.source.kind === 'git' ? spec.source.ref : 'main',
+    containerfile: spec.source.kind === 'git' ? spec.source.containerfile : 'Containerfile',
+    port: s(spec.port),
+    domains: spec.domains.join(', '),
+    env: Object.entries(spec.env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+    healthKind: h.kind,
+    healthPath: h.path,
+    intervalMs: s(h.intervalMs),
+    timeoutMs: s(h.timeoutMs),
+    healthyThreshold: s(h.healthyThreshold),
+    unhealthyThreshold: s(h.unhealthyThreshold),
+    startPeriodMs: s(h.startPeriodMs),
+    deadlineMs: s(h.deadlineMs),
+    stopGraceMs: s(spec.stopGraceMs),
+    drainMs: s(spec.drainMs),
+    cpus: s(spec.cpus),
+    memoryMb: s(spec.memoryMb),
+  };
+}
+
+// The edited form -> the whole spec for apps.update. Name and node are the app's own (an update
+// cannot change them); the command and volumes, which the form does not edit, are kept.
+export function buildUpdate(form: AppForm, current: AppSpec): BuildResult {
+  const r = buildSpec({ ...form, name: current.name, node: current.node });
+  if (!r.ok) return r;
+  return { ok: true, spec: { ...r.spec, command: current.command, volumes: current.volumes } };
+}
+
+// The fields whose value differs from the saved configuration (to say what a save changes).
+export function changedFields(form: AppForm, current: AppSpec): (keyof AppForm)[] {
+  const saved = formFromSpec(current);
+  const norm = (k: keyof AppForm, v: string) => (k === 'domains' ? parseDomains(v).join(',') : k === 'env' ? JSON.stringify(parseEnvText(v).env) : v.trim());
+  return (Object.keys(saved) as (keyof AppForm)[]).filter((k) => norm(k, String(form[k])) !== norm(k, String(saved[k])));
+}

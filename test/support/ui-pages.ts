@@ -252,3 +252,70 @@ export class AuditPage {
     return rows;
   }
 }
+
+// An app's page (#/apps/NAME): the release timeline, deploy and rollback with their live steps,
+// the configuration editor and the write-only secrets editor.
+export class AppPage {
+  constructor(readonly page: Page) {}
+  heading(name: string): Locator {
+    return this.page.getByRole('heading', { name, level: 1 });
+  }
+  get dialog(): Locator {
+    return this.page.locator('dialog[open]');
+  }
+  get deployButton(): Locator {
+    return this.page.locator('.page-head').getByRole('button', { name: /^Deploy/ });
+  }
+  get deployImage(): Locator {
+    return this.dialog.getByRole('textbox', { name: /^Image/ });
+  }
+  get run(): Locator {
+    return this.page.getByTestId('deploy-run');
+  }
+  // Waits until the run shown ends, and returns how it ended ('live' or 'failed').
+  async runEnded(timeout = 120_000): Promise<string> {
+    await this.page.locator('[data-testid="deploy-run"]:not([data-state="running"])').waitFor({ timeout });
+    return (await this.run.getAttribute('data-state')) ?? '';
+  }
+  get timeline(): Locator {
+    return this.page.getByRole('table', { name: 'Releases' });
+  }
+  release(n: number): Locator {
+    return this.timeline.locator(`tr[data-release="${n}"]`);
+  }
+  // "v3 live", "v2 superseded"... newest first, as the timeline shows them.
+  async releaseStates(): Promise<string[]> {
+    return this.timeline.locator('tbody tr').evaluateAll((rows) => rows.map((r) => `v${r.getAttribute('data-release')} ${r.getAttribute('data-status')}`));
+  }
+  rollbackTo(n: number): Locator {
+    return this.release(n).getByRole('button', { name: `Roll back to v${n}` });
+  }
+  get editor(): Locator {
+    return this.page.getByRole('form', { name: 'Configuration editor' });
+  }
+  editorField(name: string): Locator {
+    return this.editor.locator(`[name="${name}"]`);
+  }
+  get saveConfig(): Locator {
+    return this.editor.getByRole('button', { name: /Save configuration|Saving/ });
+  }
+  // The value next to a label in one of the read-only configuration cards.
+  fact(card: string, label: string): Locator {
+    return this.page.locator('section.card').filter({ has: this.page.getByRole('heading', { name: card, level: 3 }) }).locator(`dt:text-is("${label}") + dd`);
+  }
+  get secrets(): Locator {
+    return this.page.getByRole('region', { name: /^Secrets/ });
+  }
+  secret(name: string): Locator {
+    return this.secrets.locator(`li[data-secret="${name}"]`);
+  }
+  get secretName(): Locator {
+    return this.secrets.getByRole('textbox', { name: 'Secret name' });
+  }
+  get secretValue(): Locator {
+    return this.secrets.getByLabel('Secret value');
+  }
+  get setSecret(): Locator {
+    return this.secrets.getByRole('button', { name: /Set secret|Saving/ });
+  }
+}
