@@ -1,12 +1,15 @@
 // The agent's gRPC server: mutual TLS against the fleet CA, and only the control plane's
 // certificate (CN podploy-control-plane) may call.
 import { Server, ServerCredentials, status, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
-import type { CommandEnvelope, DeployEvent } from '../proto/gen/podploy/agent/v1/agent';
+import type { CommandEnvelope, DeployEvent, LogChunk } from '../proto/gen/podploy/agent/v1/agent';
 import { AgentService, type AgentServer } from '../proto/gen/podploy/agent/v1/agent';
 import { CommandRejected } from '../proto/signing';
 import { CONTROL_PLANE_CN } from '../proto/tls';
-import { CommandExecutor, UnknownCommand } from './commands';
+import { CommandExecutor, InvalidCommand, UnknownCommand } from './commands';
+import { IngressBusyError } from './ingress/runtime';
 import { runDeploy, type DeployCallDeps } from './deploy-rpc';
+import { listAppContainers, LogsRefused, streamLogs, type AppView } from './logs-rpc';
+import type { GateRegistry } from './deploy/deploy-app';
 import type { AgentTls } from './config';
 import { collectFacts } from './facts';
 import type { Logger } from './logger';
@@ -29,6 +32,17 @@ export interface AgentServiceDeps {
   startedAtMs: number;
   // Absent: Deploy answers UNAVAILABLE (the agent runs without a Deployer).
   deploys?: Omit<DeployCallDeps, 'nodeId' | 'log'>;
+  // What Logs and ListContainers read; absent: taken from deploys (no live release without it).
+  apps?: AppView;
+}
+
+function appViewOf(deps: AgentServiceDeps): AppView {
+  if (deps.apps) return deps.apps;
+  const ingress = deps.deploys?.ingress as Partial<GateRegistry> | undefined;
+  return {
+    live: (app) => deps.deploys?.deployer.state.live(app),
+    gateOpen: (app, slot) => ingress?.lookup?.(app)?.gates[slot as 'a' | 'b']?.current === 'open',
+  };
 }
 
 export function usageIntervalMs(requested: number): number {
@@ -38,6 +52,7 @@ export function usageIntervalMs(requested: number): number {
 
 export function createAgentService(deps: AgentServiceDeps): AgentServer {
   const { log } = deps;
+  const apps = appViewOf(deps);
   return {
     handshake(call, callback) {
       if (!callerIsControlPlane(call, log)) return callback(notControlPlane());
@@ -77,14 +92,17 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
 
     execute(call, callback) {
       if (!callerIsControlPlane(call, log)) return callback(notControlPlane());
-      try {
-        callback(null, deps.commands.execute(call.request));
-      } catch (err) {
-        if (err instanceof CommandRejected) return callback(grpcError(status.PERMISSION_DENIED, `node ${deps.nodeId} rejected the command: ${err.message}`));
-        if (err instanceof UnknownCommand) return callback(grpcError(status.UNIMPLEMENTED, err.message));
-        log.error({ event: 'command_failed', err }, 'command failed');
-        callback(grpcError(status.INTERNAL, `the command failed on node ${deps.nodeId}: ${(err as Error).message}`));
-      }
+      deps.commands.execute(call.request).then(
+        (result) => callback(null, result),
+        (err: Error) => {
+          if (err instanceof CommandRejected) return callback(grpcError(status.PERMISSION_DENIED, `node ${deps.nodeId} rejected the command: ${err.message}`));
+          if (err instanceof UnknownCommand) return callback(grpcError(status.UNIMPLEMENTED, err.message));
+          if (err instanceof InvalidCommand) return callback(grpcError(status.INVALID_ARGUMENT, `node ${deps.nodeId}: ${err.message}`));
+          if (err instanceof IngressBusyError) return callback(grpcError(status.FAILED_PRECONDITION, `node ${deps.nodeId}: ${err.message}`));
+          log.error({ event: 'command_failed', err }, 'command failed');
+          callback(grpcError(status.INTERNAL, `the command failed on node ${deps.nodeId}: ${err.message}`));
+        },
+      );
     },
 
     // Server-streaming: step events, then one final event (see deploy-rpc.ts for the contract).
@@ -122,6 +140,52 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
           open = false;
           if (!call.cancelled && !call.destroyed) call.end();
         });
+    },
+
+    // Server-streaming and read-only; see logs-rpc.ts. Ends on the caller's cancel.
+    logs(call) {
+      if (!callerIsControlPlane(call, log)) return failStream(call, notControlPlane());
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+      const sink = {
+        write: (chunk: LogChunk) => (controller.signal.aborted || call.destroyed ? false : call.write(chunk)),
+        drained: () =>
+          new Promise<void>((resolve) => {
+            const done = () => {
+              call.off('drain', done);
+              controller.signal.removeEventListener('abort', done);
+              resolve();
+            };
+            call.once('drain', done);
+            controller.signal.addEventListener('abort', done, { once: true });
+          }),
+      };
+      const { app, release, follow } = call.request;
+      log.info({ event: 'logs_started', app, release: release || undefined, follow }, `logs of ${app}${follow ? ' (following)' : ''}`);
+      streamLogs(call.request, { nodeId: deps.nodeId, podman: deps.podman, apps, log }, sink, controller.signal)
+        .then(
+          () => {
+            if (!controller.signal.aborted && !call.destroyed) call.end();
+          },
+          (err: Error) => {
+            if (controller.signal.aborted) return;
+            if (err instanceof LogsRefused) return failStream(call, grpcError(err.code === 'not_found' ? status.NOT_FOUND : status.INVALID_ARGUMENT, err.message));
+            log.error({ event: 'logs_failed', app, err }, 'logs failed');
+            failStream(call, grpcError(status.INTERNAL, `node ${deps.nodeId}: reading the logs of ${app} failed: ${err.message}`));
+          },
+        )
+        .finally(() => log.info({ event: 'logs_ended', app, cancelled: controller.signal.aborted }, `logs of ${app} ended`));
+    },
+
+    listContainers(call, callback) {
+      if (!callerIsControlPlane(call, log)) return callback(notControlPlane());
+      listAppContainers(call.request.app, { podman: deps.podman, apps }).then(
+        (res) => callback(null, res),
+        (err: Error) => callback(grpcError(status.INTERNAL, `node ${deps.nodeId}: listing containers failed: ${err.message}`)),
+      );
     },
   };
 }

@@ -37,4 +37,23 @@ describe('LogDecoder', () => {
       { stream: 'stdout', line: 'second' },
     ]);
   });
+
+  it("takes Podman's timestamp off each frame, and a partial line keeps its first one", () => {
+    const got: LogLine[] = [];
+    const d = new LogDecoder((l) => got.push(l), { timestamps: true });
+    d.push(
+      Buffer.concat([
+        frame(1, '2026-11-27T05:14:12Z one\n'),
+        frame(1, '2026-11-27T05:14:12Z par'),
+        frame(2, '2026-11-27T05:14:13.5+01:00 2026-01-01T00:00:00Z is the app\'s own\n'),
+        frame(1, '2026-11-27T05:14:14Z tial\n'),
+      ]),
+    );
+    d.end();
+    expect(got).toEqual([
+      { stream: 'stdout', line: 'one', at: new Date('2026-11-27T05:14:12Z') },
+      { stream: 'stderr', line: "2026-01-01T00:00:00Z is the app's own", at: new Date('2026-11-27T04:14:13.500Z') },
+      { stream: 'stdout', line: 'partial', at: new Date('2026-11-27T05:14:12Z') },
+    ]);
+  });
 });

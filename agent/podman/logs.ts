@@ -14,7 +14,17 @@ export type LogStream = 'stdout' | 'stderr';
 export interface LogLine {
   stream: LogStream;
   line: string;
+  // When Podman recorded it (only with the timestamps option; Podman gives whole seconds).
+  at?: Date;
 }
+
+export interface LogDecoderOptions {
+  // Each frame starts with Podman's RFC 3339 timestamp and a space (the API's timestamps=true).
+  timestamps?: boolean;
+}
+
+// Podman's timestamp in front of a frame: RFC 3339, optional fraction, then one space.
+const FRAME_TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) /;
 
 export interface LogOptions {
   // Keep the stream open and deliver new lines until cancelled or the container stops.
@@ -104,8 +114,12 @@ export class LogDecoder {
   private pending: Buffer = Buffer.alloc(0);
   private framed: boolean | undefined;
   private readonly partial: Record<LogStream, string> = { stdout: '', stderr: '' };
+  private readonly lineAt: Record<LogStream, Date | undefined> = { stdout: undefined, stderr: undefined };
 
-  constructor(private readonly onLine: (line: LogLine) => void) {}
+  constructor(
+    private readonly onLine: (line: LogLine) => void,
+    private readonly options: LogDecoderOptions = {},
+  ) {}
 
   push(chunk: Buffer): void {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -126,7 +140,8 @@ export class LogDecoder {
       const payload = this.pending.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + size).toString('utf8');
       this.pending = this.pending.subarray(FRAME_HEADER_BYTES + size);
       // 0 (stdin) and 3 (Podman's own errors) go with stderr.
-      this.text(kind === 1 ? 'stdout' : 'stderr', payload);
+      const stream = kind === 1 ? 'stdout' : 'stderr';
+      this.text(stream, this.options.timestamps ? this.stripTimestamp(stream, payload) : payload);
     }
   }
 
@@ -137,20 +152,33 @@ export class LogDecoder {
       this.pending = Buffer.alloc(0);
     }
     for (const stream of ['stdout', 'stderr'] as const) {
-      if (this.partial[stream]) this.onLine({ stream, line: this.partial[stream] });
+      if (this.partial[stream]) this.emit(stream, this.partial[stream]);
       this.partial[stream] = '';
     }
+  }
+
+  // A frame continuing a partial line keeps the line's first timestamp.
+  private stripTimestamp(stream: LogStream, payload: string): string {
+    const m = FRAME_TIMESTAMP.exec(payload);
+    if (!m) return payload;
+    if (!this.partial[stream]) this.lineAt[stream] = new Date(m[1]);
+    return payload.slice(m[0].length);
+  }
+
+  private emit(stream: LogStream, line: string): void {
+    const at = this.lineAt[stream];
+    this.onLine(at ? { stream, line, at } : { stream, line });
   }
 
   private text(stream: LogStream, text: string): void {
     let buffered = this.partial[stream] + text;
     let nl: number;
     while ((nl = buffered.indexOf('\n')) >= 0) {
-      this.onLine({ stream, line: buffered.slice(0, nl).replace(/\r$/, '') });
+      this.emit(stream, buffered.slice(0, nl).replace(/\r$/, ''));
       buffered = buffered.slice(nl + 1);
     }
     while (buffered.length > MAX_LOG_LINE_CHARS) {
-      this.onLine({ stream, line: buffered.slice(0, MAX_LOG_LINE_CHARS) });
+      this.emit(stream, buffered.slice(0, MAX_LOG_LINE_CHARS));
       buffered = buffered.slice(MAX_LOG_LINE_CHARS);
     }
     this.partial[stream] = buffered;

@@ -7,6 +7,9 @@ import {
   type DeployApp,
   type DeployEvent,
   type HandshakeResponse,
+  type ListContainersResponse,
+  type LogChunk,
+  type LogsRequest,
   type UsageReport,
 } from '../../proto/gen/podploy/agent/v1/agent';
 import { signCommand } from '../../proto/signing';
@@ -16,6 +19,7 @@ import type { SshSession } from '../ssh/ssh-session';
 
 export const HANDSHAKE_DEADLINE_MS = 5_000;
 export const COMMAND_TTL_MS = 60_000;
+export const LIST_CONTAINERS_DEADLINE_MS = 15_000;
 
 export interface AgentCredentials {
   caCertPem: string;
@@ -86,6 +90,20 @@ export class AgentConnection {
       );
       stream.on('end', () =>
         final ? resolve(final) : reject(new ApiError('agent_failed', 'the agent ended the deploy without a result', 'look at the agent log on the node')),
+      );
+    });
+  }
+
+  // Read-only, server-streaming: the caller reads the chunks and cancel()s the stream to end a
+  // follow (the agent then stops reading from Podman). Pausing the stream pushes back to the node.
+  logs(request: LogsRequest): ClientReadableStream<LogChunk> {
+    return this.client.logs(request);
+  }
+
+  listContainers(app: string, deadlineMs = LIST_CONTAINERS_DEADLINE_MS): Promise<ListContainersResponse> {
+    return new Promise((resolve, reject) => {
+      this.client.listContainers({ app }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+        err ? reject(new ApiError('agent_failed', `the agent could not list containers: ${err.details || err.message}`)) : resolve(res!),
       );
     });
   }

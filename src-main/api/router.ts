@@ -15,6 +15,12 @@ export type CallSource = 'desktop' | 'browser' | 'cli' | 'system';
 export interface CallContext {
   actor: string;
   source: CallSource;
+  // Aborts when the caller cancels the call or its connection closes. Long handlers (a
+  // following log) stop on it; short ones may ignore it.
+  signal?: AbortSignal;
+  // Bytes sent to the caller but not yet taken by its connection; a handler that streams a lot
+  // of progress waits while it is high (absent: the transport cannot tell).
+  backlog?: () => number;
 }
 
 export type Handler<P extends ProcedureName> = (

@@ -6,6 +6,8 @@ export interface SessionOptions {
   // Checks a bearer token; returns the actor it belongs to, or null.
   authenticate?: (token: string) => string | null;
   version?: string;
+  // Bytes queued on the connection and not yet sent (a WebSocket's bufferedAmount).
+  backlog?: () => number;
 }
 
 // One client connection (a WebSocket, an Electron webContents): authentication, calls with
@@ -14,6 +16,8 @@ export class ApiSession {
   private authed: boolean;
   private unsubscribers = new Map<TopicName, () => void>();
   private closed = false;
+  // The calls in flight, so a cancel message or the connection's end can stop them.
+  private calls = new Map<number, AbortController>();
 
   constructor(
     private router: Router,
@@ -54,6 +58,10 @@ export class ApiSession {
         this.unsubscribers.get(msg.topic)?.();
         this.unsubscribers.delete(msg.topic);
         return;
+      case 'cancel':
+        // Unknown or finished ids are fine: the call may have ended meanwhile.
+        if (typeof msg.id === 'number') this.calls.get(msg.id)?.abort();
+        return;
       default:
         this.send({ type: 'error', id: null, error: new ApiError('invalid_input', 'unknown message type').toJSON() });
     }
@@ -61,6 +69,8 @@ export class ApiSession {
 
   close(): void {
     this.closed = true;
+    for (const c of this.calls.values()) c.abort();
+    this.calls.clear();
     for (const u of this.unsubscribers.values()) u();
     this.unsubscribers.clear();
   }
@@ -90,13 +100,19 @@ export class ApiSession {
       this.send({ type: 'error', id: null, error: new ApiError('invalid_input', 'call without numeric id').toJSON() });
       return;
     }
+    const controller = new AbortController();
+    this.calls.get(id)?.abort();
+    this.calls.set(id, controller);
+    const ctx: CallContext = { ...this.ctx, signal: controller.signal, ...(this.opts.backlog ? { backlog: this.opts.backlog } : {}) };
     try {
-      const result = await this.router.call(String(op), input, this.ctx, (progress) => {
+      const result = await this.router.call(String(op), input, ctx, (progress) => {
         if (!this.closed) this.send({ type: 'progress', id, progress });
       });
       if (!this.closed) this.send({ type: 'result', id, result });
     } catch (err) {
       if (!this.closed) this.send({ type: 'error', id, error: toApiError(err).toJSON() });
+    } finally {
+      if (this.calls.get(id) === controller) this.calls.delete(id);
     }
   }
 

@@ -83,6 +83,7 @@ function attachSession(ws: WebSocket, cp: ControlPlane): void {
   const session = new ApiSession(cp.router, { actor: 'anonymous', source: 'browser' }, send, {
     authenticate: (token) => cp.tokens.verify(token),
     version: cp.version,
+    backlog: () => ws.bufferedAmount,
   });
   ws.on('message', (data) => {
     let msg: unknown;

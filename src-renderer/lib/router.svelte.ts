@@ -1,10 +1,12 @@
 // Hash routing: works the same from file:// (Electron) and from `podploy serve`.
-export type Route = { page: 'nodes' } | { page: 'node'; name: string } | { page: 'apps' } | { page: 'app'; name: string } | { page: 'audit' };
+export type Route = { page: 'nodes' } | { page: 'node'; name: string } | { page: 'apps' } | { page: 'app'; name: string } | { page: 'audit' } | { page: 'app-logs'; name: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
   const node = /^\/nodes\/([^/]+)$/.exec(path);
   if (node) return { page: 'node', name: decodeURIComponent(node[1]) };
+  const logs = /^\/apps\/([^/]+)\/logs$/.exec(path);
+  if (logs) return { page: 'app-logs', name: decodeURIComponent(logs[1]) };
   const app = /^\/apps\/([^/]+)$/.exec(path);
   if (app) return { page: 'app', name: decodeURIComponent(app[1]) };
   if (path === '/apps') return { page: 'apps' };
@@ -24,6 +26,8 @@ export function routeHref(route: Route): string {
       return `#/nodes/${encodeURIComponent(route.name)}`;
     case 'app':
       return `#/apps/${encodeURIComponent(route.name)}`;
+    case 'app-logs':
+      return `#/apps/${encodeURIComponent(route.name)}/logs`;
   }
 }
 
