@@ -1,10 +1,11 @@
 // The only way anything changes on the node through the agent: a command signed by the control
 // plane, for this node, inside its time window, never seen before.
 import type { KeyObject } from 'node:crypto';
-import type { CommandEnvelope, CommandResult, SetIngressSettings, SignedCommand } from '../proto/gen/podploy/agent/v1/agent';
+import type { CommandEnvelope, CommandResult, RemoveApp, SetIngressSettings, SignedCommand } from '../proto/gen/podploy/agent/v1/agent';
 import { tlsSettingsProblems, type HttpRedirectMode, type IngressTlsSettings } from '../proto/ingress-tls';
 import { CommandRejected, verifyCommand, type NonceStore } from '../proto/signing';
 import type { Logger } from './logger';
+import { removeApp, type AppRemoverDeps } from './deploy/remove-app';
 import type { TlsSettingsOutcome } from './ingress/runtime';
 import type { LabelsStore } from './state/labels-store';
 
@@ -22,6 +23,8 @@ export interface CommandExecutorDeps {
   labels: LabelsStore;
   // The node's ingress (SetIngressSettings); absent: the command is refused.
   ingress?: { setTlsSettings(settings: IngressTlsSettings): Promise<TlsSettingsOutcome> };
+  // The node's apps (RemoveApp); absent: the command is refused.
+  apps?: Omit<AppRemoverDeps, 'log'>;
   log: Logger;
   now?: () => number;
 }
@@ -59,12 +62,19 @@ export class CommandExecutor {
     return { ok: true, message, labels: {} };
   }
 
+  private async removeApp(wire: RemoveApp): Promise<CommandResult> {
+    if (!this.deps.apps) throw new UnknownCommand('this agent runs without apps; remove_app cannot apply');
+    const removed = await removeApp(wire.app, { removeVolumes: wire.removeVolumes }, { ...this.deps.apps, log: this.deps.log });
+    return { ok: true, message: removed.message, labels: {} };
+  }
+
   private async apply(envelope: CommandEnvelope): Promise<CommandResult> {
     if (envelope.setLabels) {
       const labels = this.deps.labels.replace(envelope.setLabels.labels);
       return { ok: true, message: `labels set (${Object.keys(labels).length})`, labels };
     }
     if (envelope.setIngressSettings) return this.setIngressSettings(envelope.setIngressSettings);
+    if (envelope.removeApp) return this.removeApp(envelope.removeApp);
     if (envelope.deployApp) throw new UnknownCommand('a signed deploy_app goes through the Deploy RPC (it streams its steps), not Execute');
     this.deps.log.warn({ event: 'command_unknown', actor: envelope.actor, nonce: envelope.nonce }, 'signed command of an unknown kind');
     throw new UnknownCommand('the signed command carries no command this agent knows; upgrade the agent');
@@ -89,5 +99,6 @@ export function commandName(envelope: CommandEnvelope): string {
   if (envelope.setLabels) return 'set_labels';
   if (envelope.setIngressSettings) return 'set_ingress_settings';
   if (envelope.deployApp) return 'deploy_app';
+  if (envelope.removeApp) return 'remove_app';
   return 'unknown';
 }

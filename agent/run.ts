@@ -46,7 +46,8 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     });
     await secrets.restore().catch((err) => log.error({ event: 'secrets_restore_failed', err: (err as Error).message }, 'could not restore the secrets folders of existing containers'));
     await ingress.start();
-    const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, ingress, log });
+    const apps = { podman, deployer, ingress, forgetSecrets: (c: string) => secrets.forget(c) };
+    const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, ingress, apps, log });
     const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys: { deployer, ingress, openSealed: (sealed) => openSealed(config, sealed) } });
     const server = await startAgentServer(config.listenHost, config.listenPort, tls, service);
     log.info({ event: 'agent_started', version: AGENT_VERSION, nodeId: config.nodeId, listen: `${config.listenHost}:${server.port}`, apps: Object.keys(ingress.known()).length }, 'agent listening');

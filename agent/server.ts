@@ -7,6 +7,7 @@ import { CommandRejected } from '../proto/signing';
 import { CONTROL_PLANE_CN } from '../proto/tls';
 import { CommandExecutor, InvalidCommand, UnknownCommand } from './commands';
 import { IngressBusyError } from './ingress/runtime';
+import { DeployRefusedError } from './deploy/deploy-app';
 import { runDeploy, type DeployCallDeps } from './deploy-rpc';
 import { listAppContainers, LogsRefused, streamLogs, type AppView } from './logs-rpc';
 import type { GateRegistry } from './deploy/deploy-app';
@@ -98,7 +99,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
           if (err instanceof CommandRejected) return callback(grpcError(status.PERMISSION_DENIED, `node ${deps.nodeId} rejected the command: ${err.message}`));
           if (err instanceof UnknownCommand) return callback(grpcError(status.UNIMPLEMENTED, err.message));
           if (err instanceof InvalidCommand) return callback(grpcError(status.INVALID_ARGUMENT, `node ${deps.nodeId}: ${err.message}`));
-          if (err instanceof IngressBusyError) return callback(grpcError(status.FAILED_PRECONDITION, `node ${deps.nodeId}: ${err.message}`));
+          if (err instanceof IngressBusyError || err instanceof DeployRefusedError) return callback(grpcError(status.FAILED_PRECONDITION, `node ${deps.nodeId}: ${err.message}`));
           log.error({ event: 'command_failed', err }, 'command failed');
           callback(grpcError(status.INTERNAL, `the command failed on node ${deps.nodeId}: ${err.message}`));
         },

@@ -154,7 +154,8 @@ describe('apps', () => {
     await cp.router.invoke('apps.create', { spec }, cli);
     const seen: string[] = [];
     cp.router.subscribe('apps.deleted', (e) => seen.push(e.name));
-    expect(await cp.router.invoke('apps.delete', { name: 'web' }, cli)).toEqual({ deleted: 'web' });
+    // Never deployed: nothing to remove from the node, which need not be online.
+    expect(await cp.router.invoke('apps.delete', { name: 'web' }, cli)).toEqual({ deleted: 'web', node: 'n1', removedFromNode: null });
     expect(seen).toEqual(['web']);
     expect(await cp.router.invoke('apps.list', {}, cli)).toEqual([]);
     await expect(cp.router.invoke('apps.delete', { name: 'web' }, cli)).rejects.toMatchObject({ code: 'not_found' });

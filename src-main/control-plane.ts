@@ -107,6 +107,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       audit,
       publishChanged: (a) => router.publish('apps.changed', a),
       publishDeleted: (name) => router.publish('apps.deleted', { name }),
+      fleet,
     }),
     ...secretsHandlers({ db, store: secretStore, audit }),
     ...deployHandlers({

@@ -150,6 +150,14 @@ export class IngressRuntime implements GateRegistry {
     return next;
   }
 
+  // Drops `app`'s route, gates and slot index; Caddy then runs the config without it. Throws
+  // IngressBusyError (nothing changed) while a deploy runs. Returns false for an unknown app.
+  removeApp(app: string): Promise<boolean> {
+    const next = this.queue.then(() => this.removeAppNow(app));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   // Stores the control plane's TLS settings and, when Caddy runs, loads the config they make.
   // Refused (IngressBusyError, nothing changed) while a deploy runs and the config would change.
   setTlsSettings(settings: IngressTlsSettings): Promise<TlsSettingsOutcome> {
@@ -194,6 +202,34 @@ export class IngressRuntime implements GateRegistry {
     // A no-op when Caddy started from (or its onReady loaded) this config already.
     if (changed) await loadIfChanged(this.caddy.admin, this.config());
     return this.ingress.get(app) as AppIngress;
+  }
+
+  private async removeAppNow(app: string): Promise<boolean> {
+    const gates = this.ingress.get(app);
+    if (!this.apps[app]) {
+      if (gates) await Promise.all(SLOT_NAMES.map((s) => gates.gates[s].stop()));
+      this.ingress.delete(app);
+      return false;
+    }
+    const busy = this.opts.deploying();
+    if (busy.length > 0) {
+      throw new IngressBusyError(
+        `app ${app}: Caddy's configuration must change to remove it, and a deploy of ${busy.join(', ')} is running ` +
+          '(a config change would reset its requests in flight); nothing was changed: try again when that deploy has finished',
+      );
+    }
+    const { [app]: gone, ...nextApps } = this.apps;
+    writeJsonAtomic(this.appsFile, nextApps);
+    this.apps = nextApps;
+    this.writeConfigFile(this.config());
+    if (gates) await Promise.all(SLOT_NAMES.map((s) => gates.gates[s].stop()));
+    this.ingress.delete(app);
+    this.opts.log.info({ event: 'ingress_app_removed', app, index: gone?.index, domains: gone?.domains }, `ingress for app ${app} removed`);
+    if (this.caddy.running) {
+      await this.caddy.waitReady(this.opts.caddyReadyDeadlineMs);
+      await loadIfChanged(this.caddy.admin, this.config());
+    }
+    return true;
   }
 
   private async setTlsSettingsNow(settings: IngressTlsSettings): Promise<TlsSettingsOutcome> {

@@ -66,10 +66,10 @@ export class AgentConnection {
     return this.client.watchUsage({ intervalMs });
   }
 
-  execute(command: Omit<CommandEnvelope, 'nonce' | 'issuedAtMs' | 'expiresAtMs' | 'nodeId'>, ttlMs = COMMAND_TTL_MS): Promise<CommandResult> {
+  execute(command: Omit<CommandEnvelope, 'nonce' | 'issuedAtMs' | 'expiresAtMs' | 'nodeId'>, ttlMs = COMMAND_TTL_MS, deadlineMs = 15_000): Promise<CommandResult> {
     const signed = signCommand({ ...command, nodeId: this.nodeId }, this.creds.signingKey, { ttlMs });
     return new Promise((resolve, reject) => {
-      this.client.execute(signed, new Metadata(), { deadline: Date.now() + 15_000 }, (err, res) =>
+      this.client.execute(signed, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
         err ? reject(new ApiError('agent_failed', `the agent refused or failed the command: ${err.details || err.message}`)) : resolve(res!),
       );
     });

@@ -279,7 +279,12 @@ export const procedures = {
     output: ReleaseSummary,
     progress: DeployProgress,
   },
-  'apps.delete': { input: z.object({ name: AppName }), output: z.object({ deleted: z.string() }) },
+  // An app with releases is removed from its node first (its node must be online); its named
+  // volumes go only with removeVolumes.
+  'apps.delete': {
+    input: z.object({ name: AppName, removeVolumes: z.boolean().default(false) }),
+    output: z.object({ deleted: z.string(), node: z.string().nullable(), removedFromNode: z.string().nullable() }),
+  },
   // Replaces the app's configuration (not its name or node); the next deploy uses it. `name`
   // (default: spec.name) is the app to change, so a renamed spec is refused, not a lookup miss.
   'apps.update': { input: z.object({ name: AppName.optional(), spec: AppSpec }), output: AppSummary },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { desc, eq } from 'drizzle-orm';
 import { ApiError, AppSpec, type AppSummary, type ReleaseSummary } from '../api/contract';
 import type { Handlers } from '../api/router';
+import type { Fleet } from '../agents/fleet';
 import type { AuditLog } from '../audit';
 import type { Db } from '../db/database';
 import { apps, releases } from '../db/schema';
@@ -16,7 +17,12 @@ export interface AppServiceDeps {
   audit: AuditLog;
   publishChanged: (a: AppSummary) => void;
   publishDeleted: (name: string) => void;
+  // Reaches the app's node for RemoveApp; absent: apps that were deployed cannot be deleted.
+  fleet?: Pick<Fleet, 'isOnline' | 'link'>;
 }
+
+// Stopping an app's containers waits for their stop grace (SIGTERM, then SIGKILL).
+export const REMOVE_APP_DEADLINE_MS = 120_000;
 
 export function toReleaseSummary(r: ReleaseRow): ReleaseSummary {
   const { appId: _a, spec: _s, ...rest } = r;
@@ -84,16 +90,34 @@ export function appHandlers(d: AppServiceDeps): Pick<Handlers, 'apps.create' | '
       ).then((r) => r.summary),
     'apps.list': async () => d.db.select().from(apps).orderBy(apps.name).all().map(summary),
     'apps.get': async ({ name }) => summary(requireApp(name)),
-    // Apps have no deployed containers yet (deploys come next), so deleting is the declaration.
-    'apps.delete': async ({ name }, ctx) =>
-      d.audit.around(ctx, 'app.delete', name, async () => {
-        const app = requireApp(name);
-        const deployed = d.db.select().from(releases).where(eq(releases.appId, app.id)).all().some((r) => r.status === 'live' || r.status === 'deploying');
-        if (deployed) throw new ApiError('conflict', `app '${name}' has a live release`, 'stop it before deleting');
-        d.db.delete(apps).where(eq(apps.id, app.id)).run();
-        d.publishDeleted(name);
-        return { deleted: name };
-      }),
+    // An app that was ever deployed is removed from its node first (RemoveApp: containers,
+    // route, images; volumes only when asked); an offline node changes nothing. The rows of its
+    // releases and secret versions go with the app (ON DELETE CASCADE).
+    'apps.delete': async ({ name, removeVolumes = false }, ctx) =>
+      d.audit.around(
+        ctx,
+        'app.delete',
+        name,
+        async () => {
+          const app = requireApp(name);
+          const node = d.nodes.byId(app.nodeId);
+          const deployed = d.db.select().from(releases).where(eq(releases.appId, app.id)).all();
+          let removedFromNode: string | null = null;
+          if (deployed.length > 0) {
+            if (deployed.some((r) => r.status === 'deploying')) throw new ApiError('conflict', `a deploy of '${name}' is in progress; nothing was deleted`, 'wait for it to finish, then delete again');
+            if (!node || !d.fleet || !d.fleet.isOnline(node.id)) {
+              throw new ApiError('unreachable', `node '${node?.name ?? app.nodeId}' of app '${name}' is offline; nothing was deleted`, 'bring the node back (podploy node info) and delete again');
+            }
+            const conn = await d.fleet.link(node.id).connection();
+            const res = await conn.execute({ actor: `${ctx.actor} (${ctx.source})`, removeApp: { app: name, removeVolumes } }, undefined, REMOVE_APP_DEADLINE_MS);
+            removedFromNode = res.message;
+          }
+          d.db.delete(apps).where(eq(apps.id, app.id)).run();
+          d.publishDeleted(name);
+          return { deleted: name, node: node?.name ?? null, removedFromNode };
+        },
+        (r) => (r.removedFromNode ? `node ${r.node}: ${r.removedFromNode}` : 'never deployed: nothing on the node'),
+      ),
     'apps.releases': async ({ name }) => {
       const app = requireApp(name);
       return d.db.select().from(releases).where(eq(releases.appId, app.id)).orderBy(desc(releases.number)).all().map(toReleaseSummary);

@@ -212,19 +212,20 @@ app
 
 app
   .command('delete')
-  .description('delete an app that has no live release')
+  .description("delete an app: stop and remove its containers, route and images on its node (the node must be online), then its releases and secrets")
   .argument('<name>')
+  .option('--volumes', "also remove the named volumes the app's containers mounted (their data is lost)")
   .option('-y, --yes', 'do not ask for confirmation')
   .option('--json', 'print JSON')
-  .action(async (name: string, o: { yes?: boolean; json?: boolean }) => {
+  .action(async (name: string, o: { volumes?: boolean; yes?: boolean; json?: boolean }) => {
     if (!o.yes) {
       if (!process.stdin.isTTY) fail(new ApiError('invalid_input', `deleting '${name}' needs confirmation`, 'pass --yes'));
-      if (!(await confirm(`Delete app '${name}'?`))) fail(new ApiError('invalid_input', 'cancelled; nothing was changed'));
+      if (!(await confirm(`Delete app '${name}'${o.volumes ? ' and its volumes' : ''}?`))) fail(new ApiError('invalid_input', 'cancelled; nothing was changed'));
     }
     await withApi(async ({ client }) => {
-      const r = await client.call('apps.delete', { name });
+      const r = await client.call('apps.delete', { name, removeVolumes: o.volumes ?? false });
       if (o.json) print(r);
-      else process.stdout.write(`deleted app ${r.deleted}\n`);
+      else process.stdout.write(`deleted app ${r.deleted}${r.removedFromNode ? `\nnode ${r.node}: ${r.removedFromNode}` : ''}\n`);
     });
   });
 

@@ -104,6 +104,16 @@ export interface CommandEnvelope {
   setLabels?: SetLabels | undefined;
   deployApp?: DeployApp | undefined;
   setIngressSettings?: SetIngressSettings | undefined;
+  removeApp?: RemoveApp | undefined;
+}
+
+/**
+ * Removes an app from the node: its containers, gates, route, live state, delivered secrets and
+ * release images; its named volumes only when remove_volumes. Removing an unknown app succeeds.
+ */
+export interface RemoveApp {
+  app: string;
+  removeVolumes: boolean;
 }
 
 /**
@@ -1445,6 +1455,7 @@ function createBaseCommandEnvelope(): CommandEnvelope {
     setLabels: undefined,
     deployApp: undefined,
     setIngressSettings: undefined,
+    removeApp: undefined,
   };
 }
 
@@ -1473,6 +1484,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     }
     if (message.setIngressSettings !== undefined) {
       SetIngressSettings.encode(message.setIngressSettings, writer.uint32(114).fork()).join();
+    }
+    if (message.removeApp !== undefined) {
+      RemoveApp.encode(message.removeApp, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -1554,6 +1568,14 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
             message.setIngressSettings = SetIngressSettings.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.removeApp = RemoveApp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1600,6 +1622,11 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
         : isSet(object.set_ingress_settings)
         ? SetIngressSettings.fromJSON(object.set_ingress_settings)
         : undefined,
+      removeApp: isSet(object.removeApp)
+        ? RemoveApp.fromJSON(object.removeApp)
+        : isSet(object.remove_app)
+        ? RemoveApp.fromJSON(object.remove_app)
+        : undefined,
     };
   },
 
@@ -1629,6 +1656,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     if (message.setIngressSettings !== undefined) {
       obj.setIngressSettings = SetIngressSettings.toJSON(message.setIngressSettings);
     }
+    if (message.removeApp !== undefined) {
+      obj.removeApp = RemoveApp.toJSON(message.removeApp);
+    }
     return obj;
   },
 
@@ -1651,6 +1681,98 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     message.setIngressSettings = (object.setIngressSettings !== undefined && object.setIngressSettings !== null)
       ? SetIngressSettings.fromPartial(object.setIngressSettings)
       : undefined;
+    message.removeApp = (object.removeApp !== undefined && object.removeApp !== null)
+      ? RemoveApp.fromPartial(object.removeApp)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveApp(): RemoveApp {
+  return { app: "", removeVolumes: false };
+}
+
+export const RemoveApp: MessageFns<RemoveApp> = {
+  encode(message: RemoveApp, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.app !== "") {
+      writer.uint32(10).string(message.app);
+    }
+    if (message.removeVolumes !== false) {
+      writer.uint32(16).bool(message.removeVolumes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveApp {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveApp();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.removeVolumes = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveApp {
+    return {
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      removeVolumes: isSet(object.removeVolumes)
+        ? globalThis.Boolean(object.removeVolumes)
+        : isSet(object.remove_volumes)
+        ? globalThis.Boolean(object.remove_volumes)
+        : false,
+    };
+  },
+
+  toJSON(message: RemoveApp): unknown {
+    const obj: any = {};
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.removeVolumes !== false) {
+      obj.removeVolumes = message.removeVolumes;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveApp>): RemoveApp {
+    return RemoveApp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveApp>): RemoveApp {
+    const message = createBaseRemoveApp();
+    message.app = object.app ?? "";
+    message.removeVolumes = object.removeVolumes ?? false;
     return message;
   },
 };
