@@ -171,4 +171,56 @@ describe('zero-downtime deploys through Caddy on a real node', () => {
     expect(back.stderr).toMatch(/no longer on the node \(only the last 2 releases' images are kept\)/);
     expect(await get('/version')).toEqual({ status: 200, body: 'v2-moved' });
   });
+
+  it('an upgraded (WebSocket) connection to the old release is not cut at the switch: it lives through the drain', async () => {
+    const spec = (await hx.cp.router.invoke('apps.get', { name: 'web' }, operator)).spec;
+    await hx.cp.router.invoke('apps.update', { spec: { ...spec, drainMs: 3_000 } }, operator);
+    buildVersion('v5');
+    const ws = await openUpgraded('/ws');
+    expect(await ws.say('hello')).toBe('v2-moved hello');
+    const deploying = hx.cli(['deploy', 'web', '--image', 'localhost/testapp:v5']);
+    const switched = await waitForVersion('v5');
+    // New requests reach v5 while the old connection still answers from v2-moved.
+    expect(await ws.say('after-switch')).toBe('v2-moved after-switch');
+    const r = await deploying;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/drain deadline 3000 ms passed with 1 request\(s\) in flight/);
+    const closedAt = await ws.closed;
+    expect(closedAt - switched).toBeGreaterThan(2_500);
+  });
 });
+
+// A raw upgraded connection through Caddy: say() sends a line and resolves with the reply line.
+function openUpgraded(path: string): Promise<{ say(line: string): Promise<string>; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: h1.address, port: 80, path, headers: { host: DOMAIN, Connection: 'Upgrade', Upgrade: 'websocket' } });
+    req.on('upgrade', (_res, socket) => {
+      let buffered = '';
+      const waiting: ((line: string) => void)[] = [];
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => {
+        buffered += d;
+        let i: number;
+        while ((i = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, i);
+          buffered = buffered.slice(i + 1);
+          waiting.shift()?.(line);
+        }
+      });
+      const closed = new Promise<number>((done) => socket.on('close', () => done(Date.now())));
+      socket.on('error', () => undefined);
+      resolve({ say: (line) => new Promise((got) => { waiting.push(got); socket.write(`${line}\n`); }), closed });
+    });
+    req.on('response', (res) => reject(new Error(`no upgrade: HTTP ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitForVersion(version: string): Promise<number> {
+  for (const until = Date.now() + 30_000; Date.now() < until; ) {
+    if ((await get('/version').catch(() => ({ body: '' }))).body === version) return Date.now();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`v${version} never served`);
+}

@@ -11,6 +11,7 @@
 #   GET /health      200 "ok", or 503 "unhealthy" while the file /tmp/unhealthy exists
 #   GET /version     the value of $APP_VERSION
 #   GET /env?name=X  the value of the environment variable X (404 when unset)
+#   GET /ws          101 Switching Protocols, then each line echoed as '$APP_VERSION line'
 #   GET /secret?name=X  the content of the file /run/secrets/X (404 when there is none)
 #   anything else    404
 # It listens on $PORT (default 8080), logs one line per request on stdout, and exits on SIGTERM.
@@ -113,6 +114,12 @@ case $path in
       *)
         if [ -f "/run/secrets/$name" ]; then respond '200 OK' "$(cat "/run/secrets/$name")$nl"; else respond '404 Not Found' "no secret $name$nl"; fi ;;
     esac ;;
+  /ws)
+    # An upgraded (WebSocket-style) connection: each line comes back prefixed with the version,
+    # until the client or the container ends it.
+    printf 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'
+    echo "podploy-test-app: $method $target 101" >/proc/1/fd/1
+    while read -r line; do echo "${APP_VERSION:-} $line"; done ;;
   *)
     respond '404 Not Found' "not found$nl" ;;
 esac
