@@ -2,20 +2,17 @@
 // here, with the local test app image: history with timestamps and tail, bounded buffering
 // (the sink's backpressure is obeyed), following across a replaced container, the end of a
 // given release's stream, and the container list. Cleans up what it made.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { startPodmanService, stopPodmanService } from './podman/podman-test-service';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogChunk, LogsRequest } from '../proto/gen/podploy/agent/v1/agent';
 import type { LiveRelease } from './deploy/app-state';
 import { listAppContainers, LogsRefused, streamLogs, TAIL_ALL, type AppView, type ChunkSink, type LogsDeps } from './logs-rpc';
 import { PodmanClient } from './podman/client';
-import { createContainer, listContainers, PODPLOY_LABELS, podployLabels, removeContainer, startContainer, stopContainer, waitForContainer } from './podman/containers';
-import { podmanVersion } from './podman/system';
+import { createContainer, podployLabels, removeContainer, startContainer, stopContainer, waitForContainer } from './podman/containers';
 
-const ROOT = join(__dirname, '..');
 const TEST_APP = 'localhost/podploy-test-app:latest';
 const run = randomBytes(4).toString('hex');
 const APP = `pplogs-${run}`;
@@ -29,19 +26,11 @@ const apps: AppView = { live: (app) => live.get(app), gateOpen: (app, slot) => o
 const deps: LogsDeps = { nodeId: 'n1', podman, apps, log: pino({ level: 'silent' }) };
 
 beforeAll(async () => {
-  execFileSync('bash', [join(ROOT, 'test', 'images', 'build-test-app.sh')], { stdio: 'pipe' });
-  service = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: 'ignore' });
-  await eventually(() => podmanVersion(podman), 10_000);
+  service = await startPodmanService(socket);
 }, 30_000);
 
 afterAll(async () => {
-  if (service) {
-    for (const c of await listContainers(podman, { labels: { [PODPLOY_LABELS.app]: APP } }).catch(() => [])) {
-      await removeContainer(podman, c.id, { force: true, ignoreMissing: true }).catch(() => undefined);
-    }
-    service.kill('SIGTERM');
-  }
-  rmSync(socket, { force: true });
+  await stopPodmanService(service, socket, { app: APP });
 }, 60_000);
 
 async function start(name: string, release: string, slot: string, script: string): Promise<string> {

@@ -1,7 +1,8 @@
 // Git builds against a REAL rootful Podman (its REST socket, started here) and real git
 // repositories made here: a branch, a commit id, a Dockerfile-only repo, a broken
 // Containerfile, a missing ref, and log lines that arrive while the build still runs.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { startPodmanService, stopPodmanService } from '../podman/podman-test-service';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,10 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodmanClient } from '../podman/client';
 import { removeImage } from '../podman/images';
-import { podmanVersion } from '../podman/system';
 import { buildFromGit, GitBuildError, type GitBuildRequest } from './git-build';
 
-const ROOT = join(__dirname, '..', '..');
 const run = randomBytes(4).toString('hex');
 const socket = `/tmp/pp-gitbuild-${run}.sock`;
 const APP = `ppgit${run}`;
@@ -22,7 +21,6 @@ let dir: string;
 let workRoot: string;
 const tags: string[] = [];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
 
 // A bare repository with one commit per entry of `commits` (files to write), on branch main.
@@ -50,28 +48,17 @@ function request(over: Partial<GitBuildRequest> & { url: string }): GitBuildRequ
 }
 
 beforeAll(async () => {
-  execFileSync('bash', [join(ROOT, 'test', 'images', 'build-test-app.sh')], { stdio: 'pipe' });
-  service = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await podmanVersion(podman);
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
+  service = await startPodmanService(socket);
   dir = mkdtempSync(join(tmpdir(), 'pp-gitbuild-'));
   workRoot = join(dir, 'agent', 'build');
 }, 60_000);
 
 afterAll(async () => {
-  if (service) {
-    for (const t of tags) await removeImage(podman, t, { force: true, ignoreMissing: true }).catch(() => undefined);
-    service.kill('SIGTERM');
-  }
-  rmSync(socket, { force: true });
+  await stopPodmanService(service, socket, {
+    beforeStop: async (p) => {
+      for (const t of tags) await removeImage(p, t, { force: true, ignoreMissing: true }).catch(() => undefined);
+    },
+  });
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 

@@ -2,6 +2,7 @@
 // node: a signed DeployApp over mTLS gRPC, the agent's own Caddy (a child of the agent, admin
 // API on a unix socket) and slot gates, a real rootful Podman REST socket started here, and the
 // local test app image. Traffic goes only to 127.x addresses.
+import { startPodmanService, stopPodmanService } from '../podman/podman-test-service';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -18,7 +19,6 @@ import { agentChannelOptions, agentServerName, CONTROL_PLANE_CN } from '../../pr
 import { freePort } from '../ingress/caddy-test-process';
 import { PodmanClient } from '../podman/client';
 import { listContainers, PODPLOY_LABELS, removeContainer } from '../podman/containers';
-import { podmanVersion } from '../podman/system';
 import { isAlive, readPid } from '../supervisor/pid-files';
 
 const ROOT = join(__dirname, '..', '..');
@@ -53,9 +53,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-agent.mjs')], { stdio: 'pipe' });
-  execFileSync('bash', [join(ROOT, 'test', 'images', 'build-test-app.sh')], { stdio: 'pipe' });
-  podmanService = spawn('podman', ['system', 'service', '--time=0', `unix://${podmanSocket}`], { stdio: 'ignore' });
-  await waitFor(() => podmanVersion(podman).then(() => true, () => null), 'the Podman REST socket', 10_000);
+  podmanService = await startPodmanService(podmanSocket);
   // Containers of an earlier run that died before its cleanup would hold the slot addresses.
   for (const c of await listContainers(podman, { all: true } as never)) {
     if (c.labels[PODPLOY_LABELS.app]?.startsWith(APP_PREFIX)) await removeContainer(podman, c.id, { force: true, ignoreMissing: true });
@@ -90,10 +88,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (agent) await stopAgent();
-  for (const c of await listContainers(podman, { labels: { [PODPLOY_LABELS.app]: APP } }).catch(() => [])) {
-    await removeContainer(podman, c.id, { force: true, ignoreMissing: true }).catch(() => undefined);
-  }
-  podmanService?.kill('SIGTERM');
+  await stopPodmanService(podmanService, podmanSocket, { app: APP });
   rmSync(work, { recursive: true, force: true });
 }, 30_000);
 

@@ -4,7 +4,8 @@
 // to v2), a v3 whose health check fails (step 3 fails, v2 keeps serving, no v3 container left),
 // and a rollback to v1's settings while a concurrent deploy is refused. Traffic goes only to
 // 127.x addresses.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { startPodmanService, stopPodmanService } from '../podman/podman-test-service';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,13 +17,11 @@ import { freePort, startTestCaddy, type TestCaddy } from '../ingress/caddy-test-
 import { SlotGate } from '../ingress/slot-gate';
 import { appSlots, type AppSlots, type SlotName } from '../ingress/slots';
 import { PodmanClient } from '../podman/client';
-import { listContainers, PODPLOY_LABELS, removeContainer } from '../podman/containers';
-import { podmanVersion } from '../podman/system';
+import { listContainers, PODPLOY_LABELS } from '../podman/containers';
 import { AppStateStore } from './app-state';
 import { DeployRefusedError, Deployer, type DeployEvent, type DeployRequest, type DeployResult } from './deploy-app';
 import { startLoad as startHttpLoad, type Sample } from '../../test/support/http-load';
 
-const ROOT = join(__dirname, '..', '..');
 const TEST_APP = 'localhost/podploy-test-app:latest';
 // Far from 127.0.1.1 (Debian's hostname address) and from the ingress test's indexes (120, 121).
 const APP_INDEX = 110;
@@ -64,18 +63,7 @@ async function deploy(req: DeployRequest): Promise<{ result: DeployResult; event
 }
 
 beforeAll(async () => {
-  execFileSync('bash', [join(ROOT, 'test', 'images', 'build-test-app.sh')], { stdio: 'pipe' });
-  service = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await podmanVersion(podman);
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
+  service = await startPodmanService(socket);
   caddy = await startTestCaddy();
   httpPort = await freePort();
   const gatePort = await freePort();
@@ -88,15 +76,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (service) {
-    for (const c of await listContainers(podman, { labels: { [PODPLOY_LABELS.app]: APP } }).catch(() => [])) {
-      await removeContainer(podman, c.id, { force: true, ignoreMissing: true }).catch(() => undefined);
-    }
-    service.kill('SIGTERM');
-  }
+  await stopPodmanService(service, socket, { app: APP });
   await Promise.all(Object.values(gates ?? {}).map((g) => g.stop()));
   await caddy?.stop();
-  rmSync(socket, { force: true });
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }, 30_000);
 

@@ -1,11 +1,10 @@
 // The container lifecycle, images and logs against a REAL rootful Podman REST socket started
 // here, with the local test app image (test/images/build-test-app.sh). Cleans up what it made.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { startPodmanService, stopPodmanService } from './podman-test-service';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PodmanClient, PodmanError } from './client';
 import {
@@ -25,9 +24,7 @@ import {
 import { contextTar } from './context-tar';
 import { buildImage, findImage, inspectImage, pruneImages, pullImage, removeImage } from './images';
 import { containerLogs, readLogs, type LogLine } from './logs';
-import { podmanVersion } from './system';
 
-const ROOT = join(__dirname, '..', '..');
 const TEST_APP = 'localhost/podploy-test-app:latest';
 const HOST_IP = '127.0.1.1';
 const run = randomBytes(4).toString('hex');
@@ -38,20 +35,17 @@ const madeImages = new Set<string>();
 let service: ChildProcess | undefined;
 
 beforeAll(async () => {
-  execFileSync('bash', [join(ROOT, 'test', 'images', 'build-test-app.sh')], { stdio: 'pipe' });
-  service = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: 'ignore' });
-  await eventually(() => podmanVersion(podman), 10_000);
+  service = await startPodmanService(socket);
 }, 30_000);
 
 afterAll(async () => {
-  if (service) {
-    for (const c of await listContainers(podman, { labels: { [PODPLOY_LABELS.app]: APP } }).catch(() => [])) {
-      await removeContainer(podman, c.id, { force: true, volumes: true, ignoreMissing: true }).catch(() => undefined);
-    }
-    for (const ref of madeImages) await removeImage(podman, ref, { force: true, ignoreMissing: true }).catch(() => undefined);
-    service.kill('SIGTERM');
-  }
-  rmSync(socket, { force: true });
+  await stopPodmanService(service, socket, {
+    app: APP,
+    volumes: true,
+    beforeStop: async (p) => {
+      for (const ref of madeImages) await removeImage(p, ref, { force: true, ignoreMissing: true }).catch(() => undefined);
+    },
+  });
 }, 30_000);
 
 function spec(name: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
