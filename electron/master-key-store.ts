@@ -3,8 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MasterKeyError } from '../src-main/crypto/master-key';
+import { KEY_BYTES as MASTER_KEY_BYTES } from '../src-main/crypto/sealed-box';
 
-export const MASTER_KEY_BYTES = 32;
+export { MasterKeyError };
 export const MASTER_KEY_ENC_FILE = 'master.key.enc';
 
 export interface SafeStorageLike {
@@ -13,16 +15,6 @@ export interface SafeStorageLike {
   decryptString(encrypted: Buffer): string;
   // Linux only: 'basic_text' means a hard-coded password, i.e. no real protection.
   getSelectedStorageBackend?(): string;
-}
-
-export class MasterKeyError extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
-    this.name = 'MasterKeyError';
-  }
 }
 
 export function loadOrCreateDesktopMasterKey(dataDir: string, safeStorage: SafeStorageLike, platform = process.platform): Uint8Array {
