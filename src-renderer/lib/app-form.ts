@@ -45,6 +45,39 @@ export const NUMBER_FIELDS = {
 } as const satisfies Partial<Record<keyof AppForm, number | null>>;
 export type NumberField = keyof typeof NUMBER_FIELDS;
 
+// How each number field is shown (the create dialog and the configuration editor share it).
+const NUMBER_FIELD_TEXT: Record<NumberField, { label: string; unit: string; hint?: string }> = {
+  port: { label: 'Container port', unit: '', hint: 'the app listens on' },
+  intervalMs: { label: 'Interval', unit: 'ms', hint: 'between two checks' },
+  timeoutMs: { label: 'Timeout', unit: 'ms', hint: 'for one check' },
+  healthyThreshold: { label: 'Healthy after', unit: 'checks', hint: 'passing in a row' },
+  unhealthyThreshold: { label: 'Unhealthy after', unit: 'checks', hint: 'failing in a row' },
+  startPeriodMs: { label: 'Start period', unit: 'ms', hint: 'failures not counted' },
+  deadlineMs: { label: 'Deadline', unit: 'ms', hint: 'to become healthy' },
+  stopGraceMs: { label: 'Stop grace', unit: 'ms', hint: 'SIGTERM → SIGKILL' },
+  drainMs: { label: 'Drain', unit: 'ms', hint: 'in-flight requests finish' },
+  cpus: { label: 'CPUs', unit: 'cores' },
+  memoryMb: { label: 'Memory', unit: 'MiB' },
+};
+
+export interface NumberFieldView {
+  key: NumberField;
+  label: string;
+  unit: string;
+  def: number | null;
+  hint?: string;
+}
+
+export const HEALTH_NUMBER_FIELDS: NumberField[] = ['intervalMs', 'timeoutMs', 'healthyThreshold', 'unhealthyThreshold', 'startPeriodMs', 'deadlineMs'];
+
+export function numberFieldView(key: NumberField): NumberFieldView {
+  return { key, def: NUMBER_FIELDS[key], ...NUMBER_FIELD_TEXT[key] };
+}
+
+export function defaultText(n: NumberFieldView): string {
+  return n.def === null ? 'no limit' : n.unit === 'ms' ? formatMs(n.def) : String(n.def);
+}
+
 // The advanced fields (collapsed by default): an error there opens the section.
 export const ADVANCED_FIELDS: (keyof AppForm)[] = [
   'healthKind',
