@@ -6,6 +6,11 @@ class Clock {
   constructor() {
     if (typeof window !== 'undefined') setInterval(() => (this.now = Date.now()), CLOCK_TICK_MS);
   }
+
+  // Milliseconds since `t`; never negative, though `t` may be newer than the last tick.
+  since(t: number): number {
+    return Math.max(0, this.now - t);
+  }
 }
 
 export const clock = new Clock();
