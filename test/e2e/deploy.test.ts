@@ -2,44 +2,23 @@
 // agent, Caddy on the node's port 80), the local test app image, and traffic through Caddy
 // the whole time. Every deploy, the failing one and the rollback must lose zero requests.
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTestHosts } from '../hosts/hosts';
-import { operator, ROOT, sh, sshAs, startHarness, type Harness } from '../support/harness';
+import { operator } from '../support/harness';
+import { prepareAppHost, type AppHost } from '../support/app-host';
 import { startLoad } from '../support/http-load';
 
-const hosts = loadTestHosts();
-const h1 = hosts.hosts.find((h) => h.name === 'h1')!;
-const user = h1.users.deploy;
 const DOMAIN = 'web.test';
 const LOAD_WORKERS = 6;
 const LOAD_RATE_PER_S = 150;
 
-let hx: Harness;
+let node: AppHost;
+let hx: AppHost['hx'];
+let h1: AppHost['host'];
 
-function onHost(cmd: string): string {
-  return sshAs(user, h1, hosts.clientKey, cmd);
-}
-
+const onHost = (cmd: string) => node.onHost(cmd);
 // A tag of the test app whose /version answers VERSION (and, for "sick", whose /health fails).
-function buildVersion(version: string, sick = false): void {
-  const containerfile = [`FROM localhost/podploy-test-app:latest`, `ENV APP_VERSION=${version}`, ...(sick ? ['RUN ["/bin/busybox", "touch", "/tmp/unhealthy"]'] : [])].join('\n');
-  onHost(`printf '%s\\n' '${containerfile}' | podman build -q -t localhost/testapp:${version} -f - "$(mktemp -d)" >/dev/null`);
-}
-
-function get(path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: h1.address, port: 80, path, headers: { host: DOMAIN }, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
+const buildVersion = (version: string, sick = false) => node.buildVersion(version, { sick });
+const get = (path: string) => node.get(DOMAIN, path);
 
 // Bounded steady traffic through Caddy on the node while fn runs.
 async function underLoad<T>(fn: () => Promise<T>): Promise<{ result: T; ok: number; failed: string[]; versions: string[] }> {
@@ -67,25 +46,15 @@ function expectSwitch(versions: string[], from: string, to: string): void {
 }
 
 beforeAll(async () => {
-  const reset = () => sh(`${join(ROOT, 'test', 'hosts', 'reset-user.sh')} ${user}`);
-  // The base image is built through runuser; the reset after it ends the Podman pause process
-  // that started in this namespace, so the node's Podman starts from its own host.
-  reset();
-  sh(`${join(ROOT, 'test', 'images', 'build-test-app.sh')} ${user} >/dev/null`);
-  reset();
-  hx = await startHarness();
-  await hx.cp.router.invoke(
-    'nodes.add',
-    { address: `ssh://${user}@${h1.address}:${h1.port}`, auth: { kind: 'key', privateKey: readFileSync(hosts.clientKey, 'utf8') }, acceptNewHostKey: true, name: 'h1' },
-    operator,
-  );
+  node = await prepareAppHost('h1');
+  hx = node.hx;
+  h1 = node.host;
   for (const v of ['v1', 'v2']) buildVersion(v);
   buildVersion('v3', true);
 }, 300_000);
 
 afterAll(async () => {
-  await hx?.close();
-  sh(`${join(ROOT, 'test', 'hosts', 'reset-user.sh')} ${user}`);
+  await node?.close();
 });
 
 describe('zero-downtime deploys through Caddy on a real node', () => {
