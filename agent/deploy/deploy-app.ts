@@ -31,6 +31,7 @@ import {
 import { findImage, findImageByDigest, pullImage, removeImage, type ImageInfo, type RegistryAuth } from '../podman/images';
 import { BUILD_FOLDER, buildFromGit, GitBuildError } from '../build/git-build';
 import { imageStepFailure, pullPolicy } from '../build/image-source';
+import { parseImageRef } from '../../proto/image-ref';
 import { AppStateStore, type LiveRelease } from './app-state';
 import * as D from './constants';
 import { describeCheck, waitHealthy, type HealthSettings } from './health-wait';
@@ -227,7 +228,10 @@ export class Deployer {
     // Steps 1-4: until v2 is confirmed in service, any failure removes v2 and v1 keeps serving.
     let image: ImageInfo | undefined;
     try {
-      image = await step('image', () => this.getImage(r, (line) => emit({ name: 'image', state: 'running', message: line, durationMs: 0 })));
+      image = await step('image', async () => {
+        const got = await this.getImage(r, (line) => emit({ name: 'image', state: 'running', message: line, durationMs: 0 }));
+        return { ...got, value: withRegistryDigest(r.image, got.value) };
+      });
       await step('start', () => this.startV2(r, ingress, slot, container, image as ImageInfo));
       await step('health', () => this.waitV2Healthy(r, ingress, slot, container));
       await step('switch', () => this.putInService(ingress, slot, v1));
@@ -285,11 +289,15 @@ export class Deployer {
     const local = policy === 'always' ? undefined : await findImage(podman, r.image);
     if (local) return { value: local, message: `${r.image} is on the node: ${local.digest || local.id}` };
     if (policy === 'never') throw new Error(`${r.image} is not on the node, and a localhost/ image cannot be pulled: build or load it on the node, or push it to a registry`);
+    return this.pull(r, r.image, onLine);
+  }
+
+  private async pull(r: Release, ref: string, onLine: (line: string) => void): Promise<{ value: ImageInfo; message: string }> {
     try {
-      const pulled = await pullImage(podman, r.image, { auth: r.pull?.auth, tlsVerify: r.pull?.tlsVerify, onProgress: onLine });
-      return { value: pulled, message: `pulled ${r.image}${r.pull?.auth ? ` as ${r.pull.auth.username}` : ''}: ${pulled.digest || pulled.id}` };
+      const pulled = await pullImage(this.deps.podman, ref, { auth: r.pull?.auth, tlsVerify: r.pull?.tlsVerify, onProgress: onLine });
+      return { value: pulled, message: `pulled ${ref}${r.pull?.auth ? ` as ${r.pull.auth.username}` : ''}: ${pulled.digest || pulled.id}` };
     } catch (err) {
-      throw new Error(imageStepFailure(r.image, err, { user: r.pull?.auth?.username, tlsVerify: r.pull?.tlsVerify }));
+      throw new Error(imageStepFailure(ref, err, { user: r.pull?.auth?.username, tlsVerify: r.pull?.tlsVerify }));
     }
   }
 
@@ -299,17 +307,11 @@ export class Deployer {
     const digest = r.imageDigest as string;
     const local = await findImageByDigest(this.deps.podman, digest);
     if (local) return { value: local, message: `${r.image} at ${digest} is on the node` };
-    const repo = r.image.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[\w][\w.-]{0,127}$/, '');
     if (pullPolicy(r.image) === 'never') {
       throw new Error(`the image of this release (${r.image} ${digest}) is no longer on the node (only the last ${r.keepReleases} releases' images are kept); deploy it anew instead`);
     }
-    const pinned = `${repo}@${digest}`;
-    try {
-      const pulled = await pullImage(this.deps.podman, pinned, { auth: r.pull?.auth, tlsVerify: r.pull?.tlsVerify, onProgress: onLine });
-      return { value: pulled, message: `pulled ${pinned}` };
-    } catch (err) {
-      throw new Error(imageStepFailure(pinned, err, { user: r.pull?.auth?.username, tlsVerify: r.pull?.tlsVerify }));
-    }
+    const ref = parseImageRef(r.image);
+    return this.pull(r, `${ref.registry}/${ref.repository}@${digest}`, onLine);
   }
 
   // Step 2. The idle slot may hold a container an interrupted deploy left: it is not serving
@@ -460,6 +462,16 @@ const STEP_TITLES: Record<DeployStepName, string> = {
   drain: 'draining requests in flight to the old container',
   stop: 'stopping and removing the old container',
 };
+
+// The digest a release records is the registry's manifest digest for the reference's repository
+// when Podman knows it (Podman's own Digest can differ, e.g. for an image pushed from this node
+// in another manifest format), so that a rollback can pull exactly that image by digest.
+export function withRegistryDigest(ref: string, image: ImageInfo): ImageInfo {
+  const { registry, repository } = parseImageRef(ref);
+  const prefix = `${registry}/${repository}@`;
+  const repoDigest = image.repoDigests.find((d) => d.startsWith(prefix));
+  return repoDigest ? { ...image, digest: repoDigest.slice(prefix.length) } : image;
+}
 
 // Podman's name for a release's container: app, slot and release, so a redeploy of the live
 // release (into the other slot) never collides with it.

@@ -285,6 +285,17 @@ describe('apps pulled from a private registry', () => {
     expect(rows.map((x) => `${x.number} ${x.status} ${x.failedStep ?? ''}`)).toEqual(['4 failed image', '3 failed image', '2 failed image', '1 live ']);
   });
 
+  it('a rollback whose image left the node pulls it again by its digest, with the stored credentials', async () => {
+    let r = await ah.hx.cli(['deploy', 'reg6', '--image', `${REGISTRY}/team/app:reg2`]);
+    expect(r.code, r.stderr).toBe(0);
+    // Every tag of that image goes (the test pushed it from another tag too).
+    ah.onHost(`podman rmi -f $(podman image inspect --format '{{.Id}}' ${REGISTRY}/team/app:reg1) >/dev/null`);
+    r = await ah.hx.cli(['rollback', 'reg6', '--to', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`✓ image +pulled ${REGISTRY}/team/app@sha256:[a-f0-9]{64} as ${REG_USER}`));
+    expect(await ah.get(REG_DOMAIN, '/version')).toEqual({ status: 200, body: 'reg1' });
+  });
+
   it('deploys reg2 with the right credentials again, then logout forgets them', async () => {
     let r = await ah.hx.cli(['deploy', 'reg6', '--image', `${REGISTRY}/team/app:reg2`]);
     expect(r.code, r.stderr).toBe(0);
