@@ -7,12 +7,16 @@ import { Deployer } from './deploy/deploy-app';
 import { httpsListenOf, IngressRuntime } from './ingress/runtime';
 import { fileLogger } from './logger';
 import { PodmanClient } from './podman/client';
+import { waitForPodman } from './podman/system';
 import { openSealed } from './secrets/node-key';
 import { SecretsDelivery } from './secrets/secrets-delivery';
 import { createAgentService, startAgentServer } from './server';
 import { LabelsStore } from './state/labels-store';
 import { NonceFileStore } from './state/nonce-file-store';
 import { AGENT_VERSION } from './version';
+
+// How long the start-up secrets sweep waits for Podman's service to answer.
+const PODMAN_START_WAIT_MS = 120_000;
 
 export async function runAgent(config: AgentConfig): Promise<void> {
   const log = fileLogger(config.logDir, config.logLevel);
@@ -44,7 +48,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
       forgetSecrets: (c) => secrets.forget(c),
       log,
     });
-    await secrets.restore().catch((err) => log.error({ event: 'secrets_restore_failed', err: (err as Error).message }, 'could not restore the secrets folders of existing containers'));
+    secrets.restoreWhenReady(() => waitForPodman(podman, PODMAN_START_WAIT_MS));
     await ingress.start();
     const apps = { podman, deployer, ingress, forgetSecrets: (c: string) => secrets.forget(c) };
     const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, ingress, apps, log });

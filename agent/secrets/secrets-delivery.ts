@@ -34,6 +34,9 @@ export class SecretsDelivery {
   private readonly sealedDir: string;
   // Image id -> whether it has /bin/sh (ids are content hashes, so the answer never changes).
   private readonly shells = new Map<string, boolean>();
+  // The start-up sweep (restoreWhenReady); a deploy's secrets wait for it, so the sweep never
+  // takes a new container's folder for a leftover.
+  private restoring: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: SecretsDeliveryDeps) {
     this.tmpfs = deps.tmpfs ?? new TmpfsSecrets();
@@ -42,6 +45,7 @@ export class SecretsDelivery {
 
   readonly hook: SecretsHook = async (ids, spec) => {
     if (!ids.sealedSecrets?.length) return spec;
+    await this.restoring;
     const values = this.open(ids.sealedSecrets, `release ${ids.release} of ${ids.app}`);
     const names = Object.keys(values);
     if (!names.length) return spec;
@@ -66,6 +70,14 @@ export class SecretsDelivery {
   async forget(container: string): Promise<void> {
     this.tmpfs.remove(container);
     rmSync(this.sealedPath(container), { force: true });
+  }
+
+  // At agent start, in the background: restore() once Podman answers (its service may start
+  // after the agent), so neither a slow Podman nor a failed sweep delays the agent.
+  restoreWhenReady(podmanReady: () => Promise<void>): void {
+    this.restoring = podmanReady()
+      .then(() => this.restore())
+      .catch((err) => this.deps.log?.error({ event: 'secrets_restore_failed', err: (err as Error).message }, 'could not check the secrets folders against the containers'));
   }
 
   // At agent start: writes the tmpfs folder again for every container that still exists and

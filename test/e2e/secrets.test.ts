@@ -19,6 +19,8 @@ const user = host.users.deploy;
 const DOMAIN = 'secret-app.test';
 const APP = 'vault-app';
 const uid = Number(sh(`id -u ${user}`).trim());
+const SHM_BASE = `/dev/shm/podploy-secrets-${uid}`;
+const STALE_FOLDER = 'podploy-gone-a-r0';
 const home = sh(`getent passwd ${user} | cut -d: -f6`).trim();
 
 const valueA = `pp-secret-${randomBytes(12).toString('hex')}`;
@@ -71,6 +73,8 @@ beforeAll(async () => {
   reset();
   sh(`${join(ROOT, 'test', 'images', 'build-test-app.sh')} ${user} >/dev/null`);
   reset();
+  // A folder a container left that no longer exists (as after a crash): the agent sweeps it.
+  sh(`install -d -m 700 -o ${user} -g ${user} ${SHM_BASE} ${SHM_BASE}/${STALE_FOLDER}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'pp-e2e-secrets-'));
   cpLog = join(dataDir, 'control-plane.log');
   hx = await startHarness({ dataDir, logger: pino({ level: 'trace' }, pino.destination({ dest: cpLog, sync: true })) });
@@ -92,6 +96,10 @@ afterAll(async () => {
 });
 
 describe('secrets: encrypted everywhere, plain only inside the container', () => {
+  it("sweeps, at the agent's start, a secrets folder whose container no longer exists", async () => {
+    await waitFor('the stale folder gone', () => !sh(`ls ${SHM_BASE}`).split('\n').includes(STALE_FOLDER), 30_000);
+  });
+
   it('refuses invalid names and unknown apps with a clear error, changing nothing', async () => {
     for (const args of [['bad-name=x'], ['1ABC=x'], ['PODPLOY_TOKEN=x'], ['GOOD=1', 'also bad=2']]) {
       const r = await hx.cli(['secrets', 'set', APP, ...args]);
