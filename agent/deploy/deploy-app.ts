@@ -228,10 +228,7 @@ export class Deployer {
     // Steps 1-4: until v2 is confirmed in service, any failure removes v2 and v1 keeps serving.
     let image: ImageInfo | undefined;
     try {
-      image = await step('image', async () => {
-        const got = await this.getImage(r, (line) => emit({ name: 'image', state: 'running', message: line, durationMs: 0 }));
-        return { ...got, value: withRegistryDigest(r.image, got.value) };
-      });
+      image = await step('image', () => this.getImage(r, (line) => emit({ name: 'image', state: 'running', message: line, durationMs: 0 })));
       await step('start', () => this.startV2(r, ingress, slot, container, image as ImageInfo));
       await step('health', () => this.waitV2Healthy(r, ingress, slot, container));
       await step('switch', () => this.putInService(ingress, slot, v1));
@@ -462,16 +459,6 @@ const STEP_TITLES: Record<DeployStepName, string> = {
   drain: 'draining requests in flight to the old container',
   stop: 'stopping and removing the old container',
 };
-
-// The digest a release records is the registry's manifest digest for the reference's repository
-// when Podman knows it (Podman's own Digest can differ, e.g. for an image pushed from this node
-// in another manifest format), so that a rollback can pull exactly that image by digest.
-export function withRegistryDigest(ref: string, image: ImageInfo): ImageInfo {
-  const { registry, repository } = parseImageRef(ref);
-  const prefix = `${registry}/${repository}@`;
-  const repoDigest = image.repoDigests.find((d) => d.startsWith(prefix));
-  return repoDigest ? { ...image, digest: repoDigest.slice(prefix.length) } : image;
-}
 
 // Podman's name for a release's container: app, slot and release, so a redeploy of the live
 // release (into the other slot) never collides with it.

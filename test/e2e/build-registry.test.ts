@@ -224,7 +224,9 @@ describe('apps pulled from a private registry', () => {
           'set -e',
           `podman tag localhost/testapp:${v} ${REGISTRY}/team/app:${v}`,
           `podman push -q --tls-verify=false --creds '${REG_USER}:${REG_PASSWORD}' ${REGISTRY}/team/app:${v} >/dev/null`,
-          `podman rmi ${REGISTRY}/team/app:${v} >/dev/null`,
+          // The image itself (every tag), as on a node that never built it: the pull stores the
+          // registry's manifest, and the release records its digest.
+          `podman rmi -f $(podman image inspect --format '{{.Id}}' localhost/testapp:${v}) >/dev/null`,
         ].join('\n'),
       );
     }
