@@ -155,6 +155,9 @@ export class SshSession {
   // remoteHost:remotePort as seen from the node.
   forwardLocal(remoteHost: string, remotePort: number): Promise<{ port: number; server: Server }> {
     const server = createServer((sock) => {
+      // gRPC's small HTTP/2 frames (window updates, headers) must not wait for Nagle: with it,
+      // a 300,000-line log took 22 s through the forward instead of 2.6 s.
+      sock.setNoDelay(true);
       this.client.forwardOut('127.0.0.1', 0, remoteHost, remotePort, (err, channel) => {
         if (err) {
           sock.destroy();
