@@ -22,8 +22,10 @@ import type { ContainerInfo, ListContainersResponse, LogChunk, LogLine, LogsRequ
 
 // How often a follow whose container stopped looks for it to run again or for a new release.
 export const LOGS_FOLLOW_POLL_MS = 500;
-// A chunk is sent when Podman has nothing more buffered for us, or at this many lines.
+// A chunk is sent at this many lines, or this long after its first line (Podman writes one
+// frame per line; a gRPC message each would cost far more than the line).
 export const LOGS_CHUNK_MAX_LINES = 2_000;
+export const LOGS_CHUNK_MAX_DELAY_MS = 20;
 // tail in LogsRequest: every line of the history.
 export const TAIL_ALL = -1;
 
@@ -141,18 +143,30 @@ async function pump(target: Target, read: ReadOptions, follow: boolean, deps: Lo
     if (isPodmanNotFound(err) && follow) return;
     throw err;
   }
+  let timer: NodeJS.Timeout | undefined;
+  // Set when a flush found the sink full: reading waits for it before the next chunk.
+  let full: Promise<void> | undefined;
+  const flushNow = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (!flush()) full = sink.drained();
+  };
   try {
     for await (const chunk of res) {
       decoder.push(chunk as Buffer);
-      // Podman writes a frame per line: gather what is already read into one chunk.
-      if (res.readableLength > 0 && batch.length < LOGS_CHUNK_MAX_LINES) continue;
-      if (!flush()) await sink.drained();
+      if (batch.length >= LOGS_CHUNK_MAX_LINES) flushNow();
+      else if (batch.length && !timer) timer = setTimeout(flushNow, LOGS_CHUNK_MAX_DELAY_MS);
+      if (full) {
+        await full;
+        full = undefined;
+      }
       if (signal.aborted) break;
     }
   } catch (err) {
     if (signal.aborted) return;
     throw err;
   } finally {
+    clearTimeout(timer);
     res.destroy();
   }
   if (signal.aborted) return;
