@@ -35,7 +35,27 @@ export interface AgentConfig {
   // The node's secrets key (32 bytes, base64): opens what the control plane sealed for this node
   // (proto/node-seal.ts). Absent on nodes onboarded before secrets existed.
   secretsKey?: string;
+  // The node's nats-server (JetStream), run and supervised by the agent on loopback. Absent on
+  // nodes onboarded before events existed: the agent then keeps its events in memory only.
+  nats?: AgentNatsConfig;
 }
+
+export interface AgentNatsConfig {
+  // Loopback client port; DEFAULT_NATS_PORT when absent.
+  port?: number;
+  // The nats-server executable: a name in PATH or an absolute path; DEFAULT_NATS_BINARY when absent.
+  binary?: string;
+  // The agent's nkey seed (S...): it publishes events and manages the streams.
+  agentSeed: string;
+  // The control plane's nkey public key (U...): it may only read the streams and ack.
+  controlPlaneNkey: string;
+  // Overrides of STREAM_LIMITS (proto/node-events.ts), for small nodes and tests.
+  eventsMaxMsgs?: number;
+  eventsMaxBytes?: number;
+}
+
+export const DEFAULT_NATS_PORT = 14222;
+export const DEFAULT_NATS_BINARY = 'nats-server';
 
 export const DEFAULT_INGRESS_HTTP_LISTEN = ':80';
 export const DEFAULT_INGRESS_HTTPS_LISTEN = ':443';
@@ -57,4 +77,6 @@ export const AGENT_PID_FILES = {
   podman: 'podman.pid',
   // The node's Caddy, a child of the agent (`run`).
   caddy: 'caddy.pid',
+  // The node's nats-server, a child of the agent (`run`).
+  nats: 'nats.pid',
 } as const;

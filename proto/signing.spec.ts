@@ -8,6 +8,7 @@ import {
   MemoryNonceStore,
   signCommand,
   verifyCommand,
+  verifySignatureOnly,
   type RejectionReason,
 } from './signing';
 
@@ -120,6 +121,24 @@ describe('verifyCommand', () => {
     const nonces = new MemoryNonceStore(() => NOW);
     expect(rejection(() => verifyAt(signCommand({ ...command, nodeId: 'node-b' }, privateKey, { now: NOW }), NOW, nonces))).toBe('wrong_node');
     expect(nonces.size).toBe(0);
+  });
+});
+
+describe('verifySignatureOnly', () => {
+  it('accepts an expired command it obeyed before, with the same nonce again', () => {
+    const signed = signCommand(command, privateKey, { ttlMs: 5_000, now: NOW - 3_600_000 });
+    expect(verifySignatureOnly(signed, publicKey, NODE).setLabels?.labels).toEqual({ role: 'web' });
+    expect(verifySignatureOnly(signed, publicKey, NODE).actor).toBe('alice');
+  });
+
+  it('refuses a changed payload, another key, no signature and another node', () => {
+    const signed = signCommand(command, privateKey, { now: NOW });
+    const tampered = { ...signed, payload: Buffer.from(signed.payload) };
+    tampered.payload[tampered.payload.length - 1] ^= 1;
+    expect(rejection(() => verifySignatureOnly(tampered, publicKey, NODE))).toBe('bad_signature');
+    expect(rejection(() => verifySignatureOnly(signed, other.publicKey, NODE))).toBe('bad_signature');
+    expect(rejection(() => verifySignatureOnly({ ...signed, signature: Buffer.alloc(0) }, publicKey, NODE))).toBe('unsigned');
+    expect(rejection(() => verifySignatureOnly(signed, publicKey, 'node-b'))).toBe('wrong_node');
   });
 });
 

@@ -123,6 +123,23 @@ export function verifyCommand(signed: SignedCommand, publicKey: KeyObject | stri
   return envelope;
 }
 
+// The envelope of a command this node obeyed before (its nonce and time window were checked
+// then), e.g. re-read from the agent's persisted desired state: the signature, the payload's
+// form and the node only. Throws CommandRejected.
+export function verifySignatureOnly(signed: SignedCommand, publicKey: KeyObject | string, nodeId: string): CommandEnvelope {
+  if (!signed.signature || signed.signature.length === 0) throw new CommandRejected('unsigned', 'the command carries no signature');
+  const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
+  if (!signatureValid(signed, key)) throw new CommandRejected('bad_signature', 'the signature does not match the payload and the control plane key');
+  let envelope: CommandEnvelope;
+  try {
+    envelope = CommandEnvelope.decode(signed.payload);
+  } catch (err) {
+    throw new CommandRejected('malformed', `the payload does not decode: ${(err as Error).message}`);
+  }
+  if (envelope.nodeId !== nodeId) throw new CommandRejected('wrong_node', `the command is for node "${envelope.nodeId}", this is "${nodeId}"`);
+  return envelope;
+}
+
 function signatureValid(signed: SignedCommand, key: KeyObject): boolean {
   try {
     return verify(null, signed.payload, key, signed.signature);

@@ -3,8 +3,9 @@
 import { z } from 'zod';
 
 import { DEPLOY_DEFAULTS, HEALTH_DEFAULTS } from '../../proto/deploy-defaults';
+import { LIVENESS_DEFAULTS, LIVENESS_KINDS, livenessProblems, RESTART_DEFAULTS, restartPolicyProblems } from '../../proto/lazarus-defaults';
 
-export { DEPLOY_DEFAULTS, HEALTH_DEFAULTS };
+export { DEPLOY_DEFAULTS, HEALTH_DEFAULTS, LIVENESS_DEFAULTS, RESTART_DEFAULTS };
 
 const RESERVED_ENV = /^PODPLOY_/;
 
@@ -70,6 +71,40 @@ export const HealthCheck = z
   })
   .refine((h) => h.timeoutMs <= h.deadlineMs, { message: 'the health timeout must not exceed the deadline', path: ['timeoutMs'] });
 
+// How Lazarus restarts the app's live container (defaults: proto/lazarus-defaults.ts). The
+// bounds are the agent's own (restartPolicyProblems), so both sides refuse the same settings.
+export const RestartPolicy = z
+  .object({
+    initialBackoffMs: z.number().default(RESTART_DEFAULTS.initialBackoffMs),
+    maxBackoffMs: z.number().default(RESTART_DEFAULTS.maxBackoffMs),
+    jitter: z.number().default(RESTART_DEFAULTS.jitter),
+    resetAfterMs: z.number().default(RESTART_DEFAULTS.resetAfterMs),
+    crashLoopRestarts: z.number().default(RESTART_DEFAULTS.crashLoopRestarts),
+    crashLoopWindowMs: z.number().default(RESTART_DEFAULTS.crashLoopWindowMs),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    for (const message of restartPolicyProblems(p)) ctx.addIssue({ code: 'custom', message });
+  });
+
+// A liveness probe: a container failing it failureThreshold times in a row is restarted.
+export const LivenessProbe = z
+  .object({
+    kind: z.enum(LIVENESS_KINDS),
+    path: z.string().default(LIVENESS_DEFAULTS.path),
+    statusMin: z.number().default(LIVENESS_DEFAULTS.statusMin),
+    statusMax: z.number().default(LIVENESS_DEFAULTS.statusMax),
+    command: z.array(z.string()).default([]),
+    intervalMs: z.number().default(LIVENESS_DEFAULTS.intervalMs),
+    timeoutMs: z.number().default(LIVENESS_DEFAULTS.timeoutMs),
+    failureThreshold: z.number().default(LIVENESS_DEFAULTS.failureThreshold),
+    initialDelayMs: z.number().default(LIVENESS_DEFAULTS.initialDelayMs),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    for (const message of livenessProblems(p)) ctx.addIssue({ code: 'custom', message });
+  });
+
 export const Volume = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'a volume name is lowercase letters, digits, dots, dashes and underscores'),
   path: z.string().startsWith('/', 'a mount path is absolute'),
@@ -95,6 +130,9 @@ export const AppSpec = z.object({
   stopGraceMs: z.number().int().min(0).max(600_000).default(DEPLOY_DEFAULTS.stopGraceMs),
   drainMs: z.number().int().min(0).max(600_000).default(DEPLOY_DEFAULTS.drainMs),
   keepReleases: z.number().int().min(1).max(100).default(DEPLOY_DEFAULTS.keepReleases),
+  restart: RestartPolicy.default(RestartPolicy.parse({})),
+  // Absent: no liveness probe (a dead container is still restarted).
+  liveness: LivenessProbe.optional(),
 });
 export type AppSpec = z.output<typeof AppSpec>;
 export type AppSpecInput = z.input<typeof AppSpec>;

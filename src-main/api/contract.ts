@@ -251,6 +251,75 @@ export const TlsPush = z.object({ node: z.string(), ok: z.boolean(), message: z.
 export type TlsPush = z.infer<typeof TlsPush>;
 
 // Every operation: its input, its output and, for long work, the shape of its progress.
+// Node events (proto/node-events.ts) as the control plane stored them.
+export const NodeEventSummary = z.object({
+  id: z.string(),
+  node: z.string(),
+  seq: z.number().int(),
+  atMs: z.number(),
+  receivedAtMs: z.number(),
+  kind: z.string(),
+  severity: z.enum(['info', 'warning', 'error']),
+  app: z.string().nullable(),
+  container: z.string().nullable(),
+  release: z.string().nullable(),
+  message: z.string(),
+  data: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).nullable(),
+});
+export type NodeEventSummary = z.infer<typeof NodeEventSummary>;
+
+export const MetricsPoint = z.object({
+  node: z.string(),
+  app: z.string(),
+  container: z.string(),
+  atMs: z.number(),
+  cpuPercent: z.number(),
+  memBytes: z.number(),
+  memLimitBytes: z.number(),
+  restarts: z.number().int(),
+});
+export type MetricsPoint = z.infer<typeof MetricsPoint>;
+
+// What Lazarus last reported about an app, folded from its events.
+export const AppRuntime = z.object({
+  app: z.string(),
+  node: z.string(),
+  // running: up; restarting: a restart is scheduled or under way; stopped: on purpose;
+  // unknown: no event yet.
+  state: z.enum(['running', 'restarting', 'crash-looping', 'stopped', 'unknown']),
+  crashLooping: z.boolean(),
+  // Restarts Lazarus made since the app's last deploy.
+  restarts: z.number().int(),
+  lastRestartAtMs: z.number().nullable(),
+  lastEventAtMs: z.number().nullable(),
+  probe: z.enum(['passing', 'failing', 'none']),
+});
+export type AppRuntime = z.infer<typeof AppRuntime>;
+
+// The control plane's link to one node's event stream.
+export const EventLinkStatus = z.object({
+  node: z.string(),
+  connected: z.boolean(),
+  // Stored events from this node, and the node's last stream sequence stored.
+  stored: z.number().int(),
+  lastStreamSeq: z.number().int(),
+  lastEventAtMs: z.number().nullable(),
+  // Events the node's stream dropped before the control plane read them (its limit was hit).
+  lost: z.number().int(),
+  error: z.string().nullable(),
+});
+export type EventLinkStatus = z.infer<typeof EventLinkStatus>;
+
+export const EventsQuery = z.object({
+  node: z.string().optional(),
+  app: AppName.optional(),
+  kinds: z.array(z.string()).optional(),
+  sinceMs: z.number().optional(),
+  limit: z.number().int().min(1).max(10_000).default(200),
+  // Paging back: events strictly older (in the node's order) than this stored event id.
+  before: z.string().optional(),
+});
+
 export const procedures = {
   'session.whoami': { input: z.object({}), output: Session },
   'nodes.list': { input: z.object({}), output: z.array(NodeSummary) },
@@ -318,6 +387,19 @@ export const procedures = {
     input: z.object({ limit: z.number().int().min(1).max(1000).default(200), beforeId: z.number().int().optional() }),
     output: z.array(AuditEntry),
   },
+  // Stopped on purpose: Lazarus leaves the app's container stopped (also across agent restarts)
+  // until apps.start.
+  'apps.stop': { input: z.object({ name: AppName }), output: AppSummary },
+  'apps.start': { input: z.object({ name: AppName }), output: AppSummary },
+  'apps.runtime': { input: z.object({ name: AppName.optional() }), output: z.array(AppRuntime) },
+  // Newest first.
+  'events.list': { input: EventsQuery, output: z.array(NodeEventSummary) },
+  // Oldest first, for charts.
+  'events.metrics': {
+    input: z.object({ app: AppName, sinceMs: z.number().optional(), limit: z.number().int().min(1).max(50_000).default(2_000) }),
+    output: z.array(MetricsPoint),
+  },
+  'events.links': { input: z.object({}), output: z.array(EventLinkStatus) },
 } as const;
 
 // Live topics a client may subscribe to.
@@ -327,6 +409,9 @@ export const topics = {
   'nodes.changed': NodeSummary,
   'nodes.removed': z.object({ name: z.string() }),
   'audit.appended': AuditEntry,
+  'events.appended': NodeEventSummary,
+  'metrics.appended': MetricsPoint,
+  'apps.runtime': AppRuntime,
 } as const;
 
 export type Procedures = typeof procedures;

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 export interface TestHost {
-  /** h1 ... h7 */
+  /** h1 ... h10 */
   name: string;
   /** the network namespace the host's sshd (and everything started over SSH) lives in */
   netns: string;
@@ -49,7 +49,7 @@ export function loadTestHosts(file: string = HOSTS_FILE): TestHosts {
   return parsed;
 }
 
-/** The host called NAME (h1 ... h7); throws when there is none. */
+/** The host called NAME (h1 ... h10); throws when there is none. */
 export function testHost(hosts: TestHosts, name: string): TestHost {
   const host = hosts.hosts.find((h) => h.name === name);
   if (!host) throw new Error(`no test host ${name} in the test hosts file (has ${hosts.hosts.map((h) => h.name).join(', ')})`);

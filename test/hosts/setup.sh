@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings up the test hosts the end-to-end suites onboard over SSH: seven "fresh servers", each a
-# network namespace (ppt-h1..7, 10.213.N.2) with its own sshd and host keys, and unprivileged
+# network namespace (ppt-h1..10, 10.213.N.2) with its own sshd and host keys, and unprivileged
 # users with rootless Podman ready. Idempotent: what is already right is left alone, so a run
 # against hosts that are up is quick and changes nothing. Run as root; teardown.sh undoes it.
 #

@@ -105,6 +105,17 @@ export interface CommandEnvelope {
   deployApp?: DeployApp | undefined;
   setIngressSettings?: SetIngressSettings | undefined;
   removeApp?: RemoveApp | undefined;
+  setAppRunning?: SetAppRunning | undefined;
+}
+
+/**
+ * The operator's wish for an app's live container: running (Lazarus keeps it alive) or stopped
+ * on purpose (Lazarus leaves it stopped, across agent restarts). Persisted in the node's
+ * desired state.
+ */
+export interface SetAppRunning {
+  app: string;
+  running: boolean;
 }
 
 /**
@@ -179,11 +190,59 @@ export interface DeployApp {
   imageDigest: string;
   /** Images of the app's last N releases stay on the node; older ones are pruned. */
   keepReleases: number;
+  /**
+   * How Lazarus restarts the app's live container when it dies or fails its liveness probe.
+   * Absent fields take proto/lazarus-defaults.ts.
+   */
+  restart:
+    | RestartPolicy
+    | undefined;
+  /** Absent or kind "": no liveness probe (death is still detected). */
+  liveness: LivenessProbe | undefined;
 }
 
 export interface DeployApp_EnvEntry {
   key: string;
   value: string;
+}
+
+/**
+ * Exponential back-off: the first restart at once, then initial_backoff_ms doubling up to
+ * max_backoff_ms, each +-jitter; reset after reset_after_ms of running. crash_loop_restarts
+ * restarts within crash_loop_window_ms mark the app crash-looping (it keeps retrying at the cap).
+ */
+export interface RestartPolicy {
+  initialBackoffMs?: number | undefined;
+  maxBackoffMs?:
+    | number
+    | undefined;
+  /** a fraction: 0.2 is +-20% */
+  jitter?: number | undefined;
+  resetAfterMs?: number | undefined;
+  crashLoopRestarts?: number | undefined;
+  crashLoopWindowMs?: number | undefined;
+}
+
+export interface LivenessProbe {
+  /** "", "http", "tcp" or "exec" */
+  kind: string;
+  /** http: the path */
+  path: string;
+  /** http: the passing status range, inclusive */
+  statusMin: number;
+  statusMax: number;
+  /** exec: argv run in the container; exit 0 passes */
+  command: string[];
+  intervalMs?: number | undefined;
+  timeoutMs?:
+    | number
+    | undefined;
+  /** consecutive failures that restart the container */
+  failureThreshold?:
+    | number
+    | undefined;
+  /** after each start, before the first probe */
+  initialDelayMs?: number | undefined;
 }
 
 export interface VolumeMount {
@@ -1456,6 +1515,7 @@ function createBaseCommandEnvelope(): CommandEnvelope {
     deployApp: undefined,
     setIngressSettings: undefined,
     removeApp: undefined,
+    setAppRunning: undefined,
   };
 }
 
@@ -1487,6 +1547,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     }
     if (message.removeApp !== undefined) {
       RemoveApp.encode(message.removeApp, writer.uint32(122).fork()).join();
+    }
+    if (message.setAppRunning !== undefined) {
+      SetAppRunning.encode(message.setAppRunning, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -1576,6 +1639,14 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
             message.removeApp = RemoveApp.decode(reader, reader.uint32());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.setAppRunning = SetAppRunning.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1627,6 +1698,11 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
         : isSet(object.remove_app)
         ? RemoveApp.fromJSON(object.remove_app)
         : undefined,
+      setAppRunning: isSet(object.setAppRunning)
+        ? SetAppRunning.fromJSON(object.setAppRunning)
+        : isSet(object.set_app_running)
+        ? SetAppRunning.fromJSON(object.set_app_running)
+        : undefined,
     };
   },
 
@@ -1659,6 +1735,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     if (message.removeApp !== undefined) {
       obj.removeApp = RemoveApp.toJSON(message.removeApp);
     }
+    if (message.setAppRunning !== undefined) {
+      obj.setAppRunning = SetAppRunning.toJSON(message.setAppRunning);
+    }
     return obj;
   },
 
@@ -1684,6 +1763,94 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     message.removeApp = (object.removeApp !== undefined && object.removeApp !== null)
       ? RemoveApp.fromPartial(object.removeApp)
       : undefined;
+    message.setAppRunning = (object.setAppRunning !== undefined && object.setAppRunning !== null)
+      ? SetAppRunning.fromPartial(object.setAppRunning)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetAppRunning(): SetAppRunning {
+  return { app: "", running: false };
+}
+
+export const SetAppRunning: MessageFns<SetAppRunning> = {
+  encode(message: SetAppRunning, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.app !== "") {
+      writer.uint32(10).string(message.app);
+    }
+    if (message.running !== false) {
+      writer.uint32(16).bool(message.running);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetAppRunning {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetAppRunning();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.running = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetAppRunning {
+    return {
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      running: isSet(object.running) ? globalThis.Boolean(object.running) : false,
+    };
+  },
+
+  toJSON(message: SetAppRunning): unknown {
+    const obj: any = {};
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.running !== false) {
+      obj.running = message.running;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetAppRunning>): SetAppRunning {
+    return SetAppRunning.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetAppRunning>): SetAppRunning {
+    const message = createBaseSetAppRunning();
+    message.app = object.app ?? "";
+    message.running = object.running ?? false;
     return message;
   },
 };
@@ -1931,6 +2098,8 @@ function createBaseDeployApp(): DeployApp {
     git: undefined,
     imageDigest: "",
     keepReleases: 0,
+    restart: undefined,
+    liveness: undefined,
   };
 }
 
@@ -1992,6 +2161,12 @@ export const DeployApp: MessageFns<DeployApp> = {
     }
     if (message.keepReleases !== 0) {
       writer.uint32(152).uint32(message.keepReleases);
+    }
+    if (message.restart !== undefined) {
+      RestartPolicy.encode(message.restart, writer.uint32(162).fork()).join();
+    }
+    if (message.liveness !== undefined) {
+      LivenessProbe.encode(message.liveness, writer.uint32(170).fork()).join();
     }
     return writer;
   },
@@ -2164,6 +2339,22 @@ export const DeployApp: MessageFns<DeployApp> = {
             message.keepReleases = reader.uint32();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.restart = RestartPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.liveness = LivenessProbe.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2244,6 +2435,8 @@ export const DeployApp: MessageFns<DeployApp> = {
         : isSet(object.keep_releases)
         ? globalThis.Number(object.keep_releases)
         : 0,
+      restart: isSet(object.restart) ? RestartPolicy.fromJSON(object.restart) : undefined,
+      liveness: isSet(object.liveness) ? LivenessProbe.fromJSON(object.liveness) : undefined,
     };
   },
 
@@ -2312,6 +2505,12 @@ export const DeployApp: MessageFns<DeployApp> = {
     if (message.keepReleases !== 0) {
       obj.keepReleases = Math.round(message.keepReleases);
     }
+    if (message.restart !== undefined) {
+      obj.restart = RestartPolicy.toJSON(message.restart);
+    }
+    if (message.liveness !== undefined) {
+      obj.liveness = LivenessProbe.toJSON(message.liveness);
+    }
     return obj;
   },
 
@@ -2349,6 +2548,12 @@ export const DeployApp: MessageFns<DeployApp> = {
     message.git = (object.git !== undefined && object.git !== null) ? GitSource.fromPartial(object.git) : undefined;
     message.imageDigest = object.imageDigest ?? "";
     message.keepReleases = object.keepReleases ?? 0;
+    message.restart = (object.restart !== undefined && object.restart !== null)
+      ? RestartPolicy.fromPartial(object.restart)
+      : undefined;
+    message.liveness = (object.liveness !== undefined && object.liveness !== null)
+      ? LivenessProbe.fromPartial(object.liveness)
+      : undefined;
     return message;
   },
 };
@@ -2434,6 +2639,413 @@ export const DeployApp_EnvEntry: MessageFns<DeployApp_EnvEntry> = {
     const message = createBaseDeployApp_EnvEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseRestartPolicy(): RestartPolicy {
+  return {
+    initialBackoffMs: undefined,
+    maxBackoffMs: undefined,
+    jitter: undefined,
+    resetAfterMs: undefined,
+    crashLoopRestarts: undefined,
+    crashLoopWindowMs: undefined,
+  };
+}
+
+export const RestartPolicy: MessageFns<RestartPolicy> = {
+  encode(message: RestartPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.initialBackoffMs !== undefined) {
+      writer.uint32(8).uint32(message.initialBackoffMs);
+    }
+    if (message.maxBackoffMs !== undefined) {
+      writer.uint32(16).uint32(message.maxBackoffMs);
+    }
+    if (message.jitter !== undefined) {
+      writer.uint32(25).double(message.jitter);
+    }
+    if (message.resetAfterMs !== undefined) {
+      writer.uint32(32).uint32(message.resetAfterMs);
+    }
+    if (message.crashLoopRestarts !== undefined) {
+      writer.uint32(40).uint32(message.crashLoopRestarts);
+    }
+    if (message.crashLoopWindowMs !== undefined) {
+      writer.uint32(48).uint32(message.crashLoopWindowMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestartPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestartPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.initialBackoffMs = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxBackoffMs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.jitter = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.resetAfterMs = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.crashLoopRestarts = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.crashLoopWindowMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestartPolicy {
+    return {
+      initialBackoffMs: isSet(object.initialBackoffMs)
+        ? globalThis.Number(object.initialBackoffMs)
+        : isSet(object.initial_backoff_ms)
+        ? globalThis.Number(object.initial_backoff_ms)
+        : undefined,
+      maxBackoffMs: isSet(object.maxBackoffMs)
+        ? globalThis.Number(object.maxBackoffMs)
+        : isSet(object.max_backoff_ms)
+        ? globalThis.Number(object.max_backoff_ms)
+        : undefined,
+      jitter: isSet(object.jitter) ? globalThis.Number(object.jitter) : undefined,
+      resetAfterMs: isSet(object.resetAfterMs)
+        ? globalThis.Number(object.resetAfterMs)
+        : isSet(object.reset_after_ms)
+        ? globalThis.Number(object.reset_after_ms)
+        : undefined,
+      crashLoopRestarts: isSet(object.crashLoopRestarts)
+        ? globalThis.Number(object.crashLoopRestarts)
+        : isSet(object.crash_loop_restarts)
+        ? globalThis.Number(object.crash_loop_restarts)
+        : undefined,
+      crashLoopWindowMs: isSet(object.crashLoopWindowMs)
+        ? globalThis.Number(object.crashLoopWindowMs)
+        : isSet(object.crash_loop_window_ms)
+        ? globalThis.Number(object.crash_loop_window_ms)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RestartPolicy): unknown {
+    const obj: any = {};
+    if (message.initialBackoffMs !== undefined) {
+      obj.initialBackoffMs = Math.round(message.initialBackoffMs);
+    }
+    if (message.maxBackoffMs !== undefined) {
+      obj.maxBackoffMs = Math.round(message.maxBackoffMs);
+    }
+    if (message.jitter !== undefined) {
+      obj.jitter = floatToJson(message.jitter);
+    }
+    if (message.resetAfterMs !== undefined) {
+      obj.resetAfterMs = Math.round(message.resetAfterMs);
+    }
+    if (message.crashLoopRestarts !== undefined) {
+      obj.crashLoopRestarts = Math.round(message.crashLoopRestarts);
+    }
+    if (message.crashLoopWindowMs !== undefined) {
+      obj.crashLoopWindowMs = Math.round(message.crashLoopWindowMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RestartPolicy>): RestartPolicy {
+    return RestartPolicy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RestartPolicy>): RestartPolicy {
+    const message = createBaseRestartPolicy();
+    message.initialBackoffMs = object.initialBackoffMs ?? undefined;
+    message.maxBackoffMs = object.maxBackoffMs ?? undefined;
+    message.jitter = object.jitter ?? undefined;
+    message.resetAfterMs = object.resetAfterMs ?? undefined;
+    message.crashLoopRestarts = object.crashLoopRestarts ?? undefined;
+    message.crashLoopWindowMs = object.crashLoopWindowMs ?? undefined;
+    return message;
+  },
+};
+
+function createBaseLivenessProbe(): LivenessProbe {
+  return {
+    kind: "",
+    path: "",
+    statusMin: 0,
+    statusMax: 0,
+    command: [],
+    intervalMs: undefined,
+    timeoutMs: undefined,
+    failureThreshold: undefined,
+    initialDelayMs: undefined,
+  };
+}
+
+export const LivenessProbe: MessageFns<LivenessProbe> = {
+  encode(message: LivenessProbe, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.statusMin !== 0) {
+      writer.uint32(24).uint32(message.statusMin);
+    }
+    if (message.statusMax !== 0) {
+      writer.uint32(32).uint32(message.statusMax);
+    }
+    for (const v of message.command) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.intervalMs !== undefined) {
+      writer.uint32(48).uint32(message.intervalMs);
+    }
+    if (message.timeoutMs !== undefined) {
+      writer.uint32(56).uint32(message.timeoutMs);
+    }
+    if (message.failureThreshold !== undefined) {
+      writer.uint32(64).uint32(message.failureThreshold);
+    }
+    if (message.initialDelayMs !== undefined) {
+      writer.uint32(72).uint32(message.initialDelayMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LivenessProbe {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLivenessProbe();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.statusMin = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.statusMax = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.intervalMs = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.failureThreshold = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.initialDelayMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LivenessProbe {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      statusMin: isSet(object.statusMin)
+        ? globalThis.Number(object.statusMin)
+        : isSet(object.status_min)
+        ? globalThis.Number(object.status_min)
+        : 0,
+      statusMax: isSet(object.statusMax)
+        ? globalThis.Number(object.statusMax)
+        : isSet(object.status_max)
+        ? globalThis.Number(object.status_max)
+        : 0,
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+      intervalMs: isSet(object.intervalMs)
+        ? globalThis.Number(object.intervalMs)
+        : isSet(object.interval_ms)
+        ? globalThis.Number(object.interval_ms)
+        : undefined,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : undefined,
+      failureThreshold: isSet(object.failureThreshold)
+        ? globalThis.Number(object.failureThreshold)
+        : isSet(object.failure_threshold)
+        ? globalThis.Number(object.failure_threshold)
+        : undefined,
+      initialDelayMs: isSet(object.initialDelayMs)
+        ? globalThis.Number(object.initialDelayMs)
+        : isSet(object.initial_delay_ms)
+        ? globalThis.Number(object.initial_delay_ms)
+        : undefined,
+    };
+  },
+
+  toJSON(message: LivenessProbe): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.statusMin !== 0) {
+      obj.statusMin = Math.round(message.statusMin);
+    }
+    if (message.statusMax !== 0) {
+      obj.statusMax = Math.round(message.statusMax);
+    }
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    if (message.intervalMs !== undefined) {
+      obj.intervalMs = Math.round(message.intervalMs);
+    }
+    if (message.timeoutMs !== undefined) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.failureThreshold !== undefined) {
+      obj.failureThreshold = Math.round(message.failureThreshold);
+    }
+    if (message.initialDelayMs !== undefined) {
+      obj.initialDelayMs = Math.round(message.initialDelayMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LivenessProbe>): LivenessProbe {
+    return LivenessProbe.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LivenessProbe>): LivenessProbe {
+    const message = createBaseLivenessProbe();
+    message.kind = object.kind ?? "";
+    message.path = object.path ?? "";
+    message.statusMin = object.statusMin ?? 0;
+    message.statusMax = object.statusMax ?? 0;
+    message.command = object.command?.map((e) => e) || [];
+    message.intervalMs = object.intervalMs ?? undefined;
+    message.timeoutMs = object.timeoutMs ?? undefined;
+    message.failureThreshold = object.failureThreshold ?? undefined;
+    message.initialDelayMs = object.initialDelayMs ?? undefined;
     return message;
   },
 };
