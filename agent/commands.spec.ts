@@ -73,4 +73,24 @@ describe('CommandExecutor', () => {
     // Without an ingress the agent says so instead of pretending.
     await expect(executor().execute(signCommand({ nodeId: 'n1', actor: 'alice', setIngressSettings: settings }, privateKey))).rejects.toThrow(/without an ingress/);
   });
+
+  it('hands SetAppRunning to Lazarus, names it in the log, and refuses a malformed app name', async () => {
+    const calls: [string, boolean][] = [];
+    const withLazarus = new CommandExecutor({
+      nodeId: 'n1',
+      commandKey: publicKey,
+      nonces: new NonceFileStore(dir),
+      labels: new LabelsStore(dir),
+      lazarus: { setRunning: async (app, running) => (calls.push([app, running]), `${app} stopped on purpose`) },
+      log: fileLogger(dir),
+    });
+    const stop = signCommand({ nodeId: 'n1', actor: 'alice', setAppRunning: { app: 'web', running: false } }, privateKey);
+    expect(await withLazarus.execute(stop)).toEqual({ ok: true, message: 'web stopped on purpose', labels: {} });
+    expect(calls).toEqual([['web', false]]);
+    expect(logLines().at(-1)).toMatchObject({ event: 'command_applied', command: 'set_app_running' });
+    const bad = signCommand({ nodeId: 'n1', actor: 'alice', setAppRunning: { app: 'Web!', running: true } }, privateKey);
+    await expect(withLazarus.execute(bad)).rejects.toThrow(InvalidCommand);
+    expect(calls).toHaveLength(1);
+    await expect(executor().execute(signCommand({ nodeId: 'n1', actor: 'alice', setAppRunning: { app: 'web', running: true } }, privateKey))).rejects.toThrow(UnknownCommand);
+  });
 });

@@ -1,7 +1,7 @@
 // The only way anything changes on the node through the agent: a command signed by the control
 // plane, for this node, inside its time window, never seen before.
 import type { KeyObject } from 'node:crypto';
-import type { CommandEnvelope, CommandResult, RemoveApp, SetIngressSettings, SignedCommand } from '../proto/gen/podploy/agent/v1/agent';
+import type { CommandEnvelope, CommandResult, RemoveApp, SetAppRunning, SetIngressSettings, SignedCommand } from '../proto/gen/podploy/agent/v1/agent';
 import { tlsSettingsProblems, type HttpRedirectMode, type IngressTlsSettings } from '../proto/ingress-tls';
 import { CommandRejected, verifyCommand, type NonceStore } from '../proto/signing';
 import type { Logger } from './logger';
@@ -25,6 +25,8 @@ export interface CommandExecutorDeps {
   ingress?: { setTlsSettings(settings: IngressTlsSettings): Promise<TlsSettingsOutcome> };
   // The node's apps (RemoveApp); absent: the command is refused.
   apps?: Omit<AppRemoverDeps, 'log'>;
+  // Lazarus (SetAppRunning); absent: the command is refused.
+  lazarus?: { setRunning(app: string, running: boolean): Promise<string> };
   log: Logger;
   now?: () => number;
 }
@@ -68,6 +70,13 @@ export class CommandExecutor {
     return { ok: true, message: removed.message, labels: {} };
   }
 
+  private async setAppRunning(wire: SetAppRunning): Promise<CommandResult> {
+    if (!this.deps.lazarus) throw new UnknownCommand('this agent runs without Lazarus; set_app_running cannot apply');
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(wire.app)) throw new InvalidCommand(`set_app_running refused, nothing changed: "${wire.app}" is not an app name (lowercase letters, digits and dashes)`);
+    const message = await this.deps.lazarus.setRunning(wire.app, wire.running);
+    return { ok: true, message, labels: {} };
+  }
+
   private async apply(envelope: CommandEnvelope): Promise<CommandResult> {
     if (envelope.setLabels) {
       const labels = this.deps.labels.replace(envelope.setLabels.labels);
@@ -75,6 +84,7 @@ export class CommandExecutor {
     }
     if (envelope.setIngressSettings) return this.setIngressSettings(envelope.setIngressSettings);
     if (envelope.removeApp) return this.removeApp(envelope.removeApp);
+    if (envelope.setAppRunning) return this.setAppRunning(envelope.setAppRunning);
     if (envelope.deployApp) throw new UnknownCommand('a signed deploy_app goes through the Deploy RPC (it streams its steps), not Execute');
     this.deps.log.warn({ event: 'command_unknown', actor: envelope.actor, nonce: envelope.nonce }, 'signed command of an unknown kind');
     throw new UnknownCommand('the signed command carries no command this agent knows; upgrade the agent');
@@ -100,5 +110,6 @@ export function commandName(envelope: CommandEnvelope): string {
   if (envelope.setIngressSettings) return 'set_ingress_settings';
   if (envelope.deployApp) return 'deploy_app';
   if (envelope.removeApp) return 'remove_app';
+  if (envelope.setAppRunning) return 'set_app_running';
   return 'unknown';
 }

@@ -113,3 +113,69 @@ describe('the Deploy RPC mapping: image sources', () => {
     expect(() => deployRequestFrom(d, opener({ user: 'x' }))).toThrow('not {username, password}');
   });
 });
+
+describe('the Deploy RPC: Lazarus settings', () => {
+  const noDeploy = () => ({ inProgress: () => undefined, deploy: () => Promise.reject(new Error('not reached')), state: { live: () => undefined } }) as unknown as Deployer;
+
+  it('maps the restart policy field by field and a liveness probe with its defaults', () => {
+    expect(deployRequestFrom({ ...base, restart: {} }).restart).toBeUndefined();
+    expect(deployRequestFrom({ ...base, restart: { initialBackoffMs: 200, jitter: 0 } }).restart).toEqual({ initialBackoffMs: 200, jitter: 0 });
+    expect(deployRequestFrom({ ...base, liveness: { kind: '', path: '', statusMin: 0, statusMax: 0, command: [] } }).liveness).toBeUndefined();
+    expect(deployRequestFrom({ ...base, liveness: { kind: 'http', path: '', statusMin: 0, statusMax: 0, command: [], failureThreshold: 2 } }).liveness).toEqual({
+      kind: 'http',
+      path: '/health',
+      statusMin: 200,
+      statusMax: 399,
+      command: [],
+      intervalMs: 10_000,
+      timeoutMs: 2_000,
+      failureThreshold: 2,
+      initialDelayMs: 5_000,
+    });
+  });
+
+  it('refuses invalid restart and liveness settings with their words, before the ingress changes', async () => {
+    let ensured = 0;
+    const ingress = { ensureApp: async () => void ensured++ };
+    const badRestart = { ...base, restart: { initialBackoffMs: 5_000, maxBackoffMs: 1_000, jitter: 1.5 } };
+    const r1 = await runDeploy(badRestart, { actor: 'a', nonce: 'n' }, { nodeId: 'n1', deployer: noDeploy(), ingress, log }, () => undefined);
+    expect(r1).toMatchObject({ ok: false, state: 'refused' });
+    expect(r1.reason).toContain('restart jitter must be from 0 to 1 (got 1.5)');
+    const r2 = await runDeploy({ ...base, restart: { initialBackoffMs: 5_000, maxBackoffMs: 1_000 } }, { actor: 'a', nonce: 'n' }, { nodeId: 'n1', deployer: noDeploy(), ingress, log }, () => undefined);
+    expect(r2.reason).toContain('restart maxBackoffMs must not be below initialBackoffMs');
+    const badProbe = { ...base, liveness: { kind: 'http', path: 'health', statusMin: 500, statusMax: 200, command: [], timeoutMs: 20 } };
+    const r3 = await runDeploy(badProbe, { actor: 'a', nonce: 'n' }, { nodeId: 'n1', deployer: noDeploy(), ingress, log }, () => undefined);
+    expect(r3.reason).toContain('liveness path must start with / (got "health")');
+    expect(r3.reason).toContain('liveness status range 500-200 is empty');
+    expect(r3.reason).toContain('liveness timeoutMs must be a whole number from 50 to 600000 (got 20)');
+    const r4 = await runDeploy({ ...base, liveness: { kind: 'grpc', path: '', statusMin: 0, statusMax: 0, command: [] } }, { actor: 'a', nonce: 'n' }, { nodeId: 'n1', deployer: noDeploy(), ingress, log }, () => undefined);
+    expect(r4.reason).toContain('liveness kind must be one of http, tcp, exec (got "grpc")');
+    const r5 = await runDeploy({ ...base, liveness: { kind: 'exec', path: '', statusMin: 0, statusMax: 0, command: [] } }, { actor: 'a', nonce: 'n' }, { nodeId: 'n1', deployer: noDeploy(), ingress, log }, () => undefined);
+    expect(r5.reason).toContain('an exec liveness probe needs a command');
+    expect(ensured).toBe(0);
+  });
+
+  it('records the signed command when the release serves, and emits a deploy.step per ended step', async () => {
+    const signed = { payload: Buffer.from('p'), signature: Buffer.from('s') };
+    const result: DeployResult = { ok: true, app: 'web', release: 'r1', slot: 'a', container: 'c', steps: [], totalMs: 5 };
+    const deployer = {
+      inProgress: () => undefined,
+      deploy: async (_r: unknown, on: (e: unknown) => void) => {
+        on({ app: 'web', release: 'r1', step: 1, name: 'image', state: 'running', message: 'getting', durationMs: 0 });
+        on({ app: 'web', release: 'r1', step: 1, name: 'image', state: 'done', message: 'got it', durationMs: 12 });
+        return result;
+      },
+      state: { live: () => ({ release: 'r1' }) },
+    } as unknown as Deployer;
+    const recorded: unknown[] = [];
+    const events: { kind: string; data?: unknown }[] = [];
+    const deps = { nodeId: 'n1', deployer, ingress: { ensureApp: async () => undefined }, log, onDeployed: (s: unknown) => recorded.push(s), events: { emit: (e: { kind: string }) => events.push(e) } };
+    await runDeploy(base, { actor: 'a', nonce: 'n', signed }, deps, () => undefined);
+    expect(recorded).toEqual([signed]);
+    expect(events).toEqual([expect.objectContaining({ kind: 'deploy.step', app: 'web', release: 'r1', data: { step: 1, name: 'image', state: 'done', durationMs: 12 } })]);
+    // Another release serves (the deploy failed before its switch): nothing is recorded.
+    const other = { ...deps, deployer: { ...deployer, state: { live: () => ({ release: 'r0' }) } } as unknown as Deployer };
+    await runDeploy(base, { actor: 'a', nonce: 'n', signed }, other, () => undefined);
+    expect(recorded).toHaveLength(1);
+  });
+});

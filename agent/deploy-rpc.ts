@@ -10,7 +10,16 @@
 //     and the reason; a deploy that failed at a step has state "failed" and failed_step = the
 //     step's name; a deploy that succeeded has state "done", ok=true and the image digest.
 // The deploy goes on when the caller goes away (it cannot be abandoned half-way safely).
-import type { DeployApp, DeployEvent as WireDeployEvent, HealthSettings as WireHealth } from '../proto/gen/podploy/agent/v1/agent';
+import type {
+  DeployApp,
+  DeployEvent as WireDeployEvent,
+  HealthSettings as WireHealth,
+  LivenessProbe as WireLiveness,
+  RestartPolicy as WireRestart,
+  SignedCommand,
+} from '../proto/gen/podploy/agent/v1/agent';
+import { LIVENESS_DEFAULTS, type LivenessKind, type LivenessSettings, type RestartPolicySettings } from '../proto/lazarus-defaults';
+import type { NodeEventSink } from '../proto/node-events';
 import type { DeployEvent, DeployRequest, DeployResult, Deployer } from './deploy/deploy-app';
 import { checkDeployRequest, DeployRefusedError } from './deploy/deploy-app';
 import type { HealthSettings } from './deploy/health-wait';
@@ -29,6 +38,10 @@ export interface DeployCallDeps {
   deployer: Deployer;
   ingress: DeployRuntime;
   log: Logger;
+  // After a successful deploy: the signed command becomes the app's desired state (Lazarus).
+  onDeployed?: (signed: SignedCommand, d: DeployApp) => void;
+  // Every step that ended (done or failed) as a deploy.step event.
+  events?: NodeEventSink;
 }
 
 // What AppSpec defaults to; proto3 sends "" for an unset string.
@@ -60,7 +73,40 @@ export function deployRequestFrom(d: DeployApp, openSealed?: (sealed: Uint8Array
   if (d.volumes.length) req.volumes = d.volumes.map((v) => ({ name: v.name, path: v.path }));
   if (d.imageDigest) req.imageDigest = d.imageDigest;
   if (d.keepReleases) req.keepReleases = d.keepReleases;
+  const restart = restartFrom(d.restart);
+  if (restart) req.restart = restart;
+  const liveness = livenessFrom(d.liveness);
+  if (liveness) req.liveness = liveness;
   return req;
+}
+
+// The fields the control plane set; the Deployer fills the rest from RESTART_DEFAULTS and
+// refuses what restartPolicyProblems finds.
+export function restartFrom(w: WireRestart | undefined): Partial<RestartPolicySettings> | undefined {
+  if (!w) return undefined;
+  const out: Partial<RestartPolicySettings> = {};
+  for (const k of ['initialBackoffMs', 'maxBackoffMs', 'jitter', 'resetAfterMs', 'crashLoopRestarts', 'crashLoopWindowMs'] as const) {
+    if (w[k] !== undefined) out[k] = w[k];
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+// Kind "" (or no probe): none. A complete probe otherwise, LIVENESS_DEFAULTS where a field was
+// left out; an unknown kind is kept so livenessProblems names it.
+export function livenessFrom(w: WireLiveness | undefined): LivenessSettings | undefined {
+  if (!w?.kind) return undefined;
+  const D = LIVENESS_DEFAULTS;
+  return {
+    kind: w.kind as LivenessKind,
+    path: w.path || D.path,
+    statusMin: w.statusMin || D.statusMin,
+    statusMax: w.statusMax || D.statusMax,
+    command: [...w.command],
+    intervalMs: w.intervalMs ?? D.intervalMs,
+    timeoutMs: w.timeoutMs ?? D.timeoutMs,
+    failureThreshold: w.failureThreshold ?? D.failureThreshold,
+    initialDelayMs: w.initialDelayMs ?? D.initialDelayMs,
+  };
 }
 
 // The sealed JSON {username, password[, serveraddress]}; the plain text lives only in memory.
@@ -132,7 +178,12 @@ export function refusedEvent(reason: string): WireDeployEvent {
 }
 
 // Runs one verified DeployApp to its final event. Never throws: every outcome is an event.
-export async function runDeploy(d: DeployApp, meta: { actor: string; nonce: string }, deps: DeployCallDeps, write: (e: WireDeployEvent) => void): Promise<WireDeployEvent> {
+export async function runDeploy(
+  d: DeployApp,
+  meta: { actor: string; nonce: string; signed?: SignedCommand },
+  deps: DeployCallDeps,
+  write: (e: WireDeployEvent) => void,
+): Promise<WireDeployEvent> {
   const { log, deployer } = deps;
   const ids = { app: d.app, release: d.release, image: d.image, actor: meta.actor, nonce: meta.nonce };
   const t0 = Date.now();
@@ -149,8 +200,19 @@ export async function runDeploy(d: DeployApp, meta: { actor: string; nonce: stri
     const request = deployRequestFrom(d, deps.openSealed);
     checkDeployRequest(request);
     await deps.ingress.ensureApp(d.app, d.domains);
-    const result = await deployer.deploy(request, (e) => write(stepEvent(e)));
+    const result = await deployer.deploy(request, (e) => {
+      write(stepEvent(e));
+      if (e.state !== 'running') emitStep(deps, e);
+    });
     final = finalEvent(result);
+    // The release serves now (also when a step after the switch failed): it is what Lazarus keeps.
+    if (meta.signed && deployer.state.live(d.app)?.release === d.release) {
+      try {
+        deps.onDeployed?.(meta.signed, d);
+      } catch (err) {
+        log.error({ event: 'desired_state_failed', ...ids, err: (err as Error).message }, `the desired state of ${d.app} could not be recorded`);
+      }
+    }
   } catch (err) {
     const reason = `node ${deps.nodeId}: ${(err as Error).message}`;
     final = refusedEvent(reason);
@@ -162,4 +224,15 @@ export async function runDeploy(d: DeployApp, meta: { actor: string; nonce: stri
   );
   write(final);
   return final;
+}
+
+function emitStep(deps: DeployCallDeps, e: DeployEvent): void {
+  deps.events?.emit({
+    kind: 'deploy.step',
+    severity: e.state === 'failed' ? 'error' : 'info',
+    app: e.app,
+    release: e.release,
+    message: `deploy of ${e.app} release ${e.release}: step ${e.step} (${e.name}) ${e.state}: ${e.message}`,
+    data: { step: e.step, name: e.name, state: e.state, durationMs: e.durationMs },
+  });
 }

@@ -1,11 +1,15 @@
 // `podploy-agent run`: the gRPC server, the Deployer and the node's ingress (Caddy and the slot
 // gates), until SIGTERM or SIGINT.
 import type { AgentConfig } from '../proto/agent-config';
+import type { SignedCommand } from '../proto/gen/podploy/agent/v1/agent';
 import { CommandExecutor } from './commands';
 import { loadAgentTls } from './config';
 import { Deployer } from './deploy/deploy-app';
 import { httpsListenOf, IngressRuntime } from './ingress/runtime';
+import { DesiredStateStore } from './lazarus/desired-state';
+import { Lazarus } from './lazarus/lazarus';
 import { fileLogger } from './logger';
+import { LivenessMonitor } from './probes/liveness-monitor';
 import { PodmanClient } from './podman/client';
 import { waitForPodman } from './podman/system';
 import { openSealed } from './secrets/node-key';
@@ -13,6 +17,7 @@ import { SecretsDelivery } from './secrets/secrets-delivery';
 import { createAgentService, startAgentServer } from './server';
 import { LabelsStore } from './state/labels-store';
 import { NonceFileStore } from './state/nonce-file-store';
+import { startNodeEvents } from './events/node-events';
 import { AGENT_VERSION } from './version';
 
 // How long the start-up secrets sweep waits for Podman's service to answer.
@@ -25,6 +30,9 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     const labels = new LabelsStore(config.stateDir);
     const nonces = new NonceFileStore(config.stateDir);
     const podman = new PodmanClient(config.podmanSocket);
+    // The node's event sink (JetStream through the node's nats-server, or the log on nodes
+    // onboarded before events existed): everything that emits events writes to nodeEvents.sink.
+    const nodeEvents = startNodeEvents(config, log);
     // The ingress reads the Deployer's live slots when it restores the gates (at start, below);
     // the Deployer finds each app's slots and gates in the ingress.
     const ingress: IngressRuntime = new IngressRuntime({
@@ -48,17 +56,45 @@ export async function runAgent(config: AgentConfig): Promise<void> {
       forgetSecrets: (c) => secrets.forget(c),
       log,
     });
+    // Lazarus keeps every app's live container running from the node's signed desired state.
+    const liveness = new LivenessMonitor({ podman, log, events: nodeEvents.sink });
+    const lazarus = new Lazarus({
+      podman,
+      deployer,
+      gates: ingress,
+      desired: new DesiredStateStore(config.stateDir, tls.commandKey, config.nodeId, log),
+      stateDir: config.stateDir,
+      secrets: secrets.hook,
+      openSealed: (sealed) => openSealed(config, sealed),
+      liveness,
+      events: nodeEvents.sink,
+      log,
+    });
     secrets.restoreWhenReady(() => waitForPodman(podman, PODMAN_START_WAIT_MS));
     await ingress.start();
-    const apps = { podman, deployer, ingress, forgetSecrets: (c: string) => secrets.forget(c) };
-    const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, ingress, apps, log });
-    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys: { deployer, ingress, openSealed: (sealed) => openSealed(config, sealed) } });
+    lazarus.start().catch((err) => log.error({ event: 'lazarus_start_failed', err: (err as Error).message }, 'Lazarus did not start'));
+    nodeEvents.startMetrics({ podman, live: () => deployer.state.all(), restarts: (app) => lazarus.restartsOf(app) });
+    const apps = { podman, deployer, ingress, lazarus, forgetSecrets: (c: string) => secrets.forget(c) };
+    const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, ingress, apps, lazarus, log });
+    const deploys = {
+      deployer,
+      ingress,
+      openSealed: (sealed: Uint8Array) => openSealed(config, sealed),
+      onDeployed: (signed: SignedCommand) => lazarus.deployed(signed),
+      events: nodeEvents.sink,
+    };
+    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys });
     const server = await startAgentServer(config.listenHost, config.listenPort, tls, service);
     log.info({ event: 'agent_started', version: AGENT_VERSION, nodeId: config.nodeId, listen: `${config.listenHost}:${server.port}`, apps: Object.keys(ingress.known()).length }, 'agent listening');
+    nodeEvents.sink.emit({ kind: 'agent.started', message: `agent ${AGENT_VERSION} started`, data: { version: AGENT_VERSION, apps: Object.keys(ingress.known()).length } });
 
     const shutdown = (signal: string) => {
       log.info({ event: 'agent_stopping', signal }, 'agent stopping');
-      Promise.allSettled([server.stop(), ingress.stop()]).then(() => process.exit(0));
+      liveness.close();
+      // Events last: what stopping emits still goes out (within the publisher's close deadline).
+      Promise.allSettled([lazarus.stop(), server.stop(), ingress.stop()])
+        .then(() => nodeEvents.stop())
+        .finally(() => process.exit(0));
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

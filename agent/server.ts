@@ -8,6 +8,7 @@ import { CONTROL_PLANE_CN } from '../proto/tls';
 import { CommandExecutor, InvalidCommand, UnknownCommand } from './commands';
 import { IngressBusyError } from './ingress/runtime';
 import { DeployRefusedError } from './deploy/deploy-app';
+import { LazarusRefused } from './lazarus/lazarus';
 import { runDeploy, type DeployCallDeps } from './deploy-rpc';
 import { listAppContainers, LogsRefused, streamLogs, type AppView } from './logs-rpc';
 import type { GateRegistry } from './deploy/deploy-app';
@@ -99,7 +100,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
           if (err instanceof CommandRejected) return callback(grpcError(status.PERMISSION_DENIED, `node ${deps.nodeId} rejected the command: ${err.message}`));
           if (err instanceof UnknownCommand) return callback(grpcError(status.UNIMPLEMENTED, err.message));
           if (err instanceof InvalidCommand) return callback(grpcError(status.INVALID_ARGUMENT, `node ${deps.nodeId}: ${err.message}`));
-          if (err instanceof IngressBusyError || err instanceof DeployRefusedError) return callback(grpcError(status.FAILED_PRECONDITION, `node ${deps.nodeId}: ${err.message}`));
+          if (err instanceof IngressBusyError || err instanceof DeployRefusedError || err instanceof LazarusRefused) return callback(grpcError(status.FAILED_PRECONDITION, `node ${deps.nodeId}: ${err.message}`));
           log.error({ event: 'command_failed', err }, 'command failed');
           callback(grpcError(status.INTERNAL, `the command failed on node ${deps.nodeId}: ${err.message}`));
         },
@@ -132,7 +133,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
       const write = (e: DeployEvent) => {
         if (open && !call.cancelled && !call.destroyed) call.write(e);
       };
-      runDeploy(envelope.deployApp, { actor: envelope.actor, nonce: envelope.nonce }, { nodeId: deps.nodeId, log, ...deps.deploys }, write)
+      runDeploy(envelope.deployApp, { actor: envelope.actor, nonce: envelope.nonce, signed: call.request }, { nodeId: deps.nodeId, log, ...deps.deploys }, write)
         .catch((err: Error) => {
           log.error({ event: 'deploy_crashed', err }, 'deploy call failed');
           write({ step: 0, name: '', state: 'refused', message: '', durationMs: 0, final: true, ok: false, imageDigest: '', failedStep: '', reason: `node ${deps.nodeId}: internal error: ${err.message}` });

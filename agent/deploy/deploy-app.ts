@@ -15,7 +15,7 @@ import type { Logger } from '../logger';
 import type { CaddyAdmin } from '../ingress/caddy-admin';
 import type { SlotGate } from '../ingress/slot-gate';
 import { drainUpstream, moveTraffic } from '../ingress/slot-swap';
-import { dialAddress, otherSlot, type AppSlots, type SlotName } from '../ingress/slots';
+import { dialAddress, otherSlot, type AppSlots, type SlotAddress, type SlotName } from '../ingress/slots';
 import type { PodmanClient } from '../podman/client';
 import {
   createContainer,
@@ -32,6 +32,7 @@ import { findImage, findImageByDigest, pullImage, removeImage, type ImageInfo, t
 import { BUILD_FOLDER, buildFromGit, GitBuildError } from '../build/git-build';
 import { imageStepFailure, pullPolicy } from '../build/image-source';
 import { parseImageRef } from '../../proto/image-ref';
+import { livenessProblems, RESTART_DEFAULTS, restartPolicyProblems, type LivenessSettings, type RestartPolicySettings } from '../../proto/lazarus-defaults';
 import { AppStateStore, type LiveRelease } from './app-state';
 import * as D from './constants';
 import { describeCheck, waitHealthy, type HealthSettings } from './health-wait';
@@ -81,6 +82,10 @@ export interface DeployRequest {
   imageDigest?: string;
   // The images of the app's last N releases stay on the node; older ones are removed.
   keepReleases?: number;
+  // How Lazarus restarts the live container (each absent field: RESTART_DEFAULTS).
+  restart?: Partial<RestartPolicySettings>;
+  // Lazarus's liveness probe of the live container; absent: none.
+  liveness?: LivenessSettings;
 }
 
 export interface DeployResult {
@@ -138,8 +143,10 @@ class StepFailed extends Error {}
 const RELEASE_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 const MS_PER_S = 1_000;
 
-interface Release extends Required<Omit<DeployRequest, 'pull' | 'git' | 'sealedSecrets' | 'health' | 'cpus' | 'memoryMb' | 'imageDigest'>> {
+interface Release extends Required<Omit<DeployRequest, 'pull' | 'git' | 'sealedSecrets' | 'health' | 'cpus' | 'memoryMb' | 'imageDigest' | 'restart' | 'liveness'>> {
   imageDigest?: string;
+  restart: RestartPolicySettings;
+  liveness?: LivenessSettings;
   sealedSecrets?: Uint8Array;
   pull: DeployRequest['pull'];
   git: DeployRequest['git'];
@@ -326,21 +333,7 @@ export class Deployer {
       await this.deps.forgetSecrets?.(c);
     }
     const address = ingress.slots[slot];
-    let spec: ContainerSpec = {
-      name,
-      image: image.id,
-      command: r.command.length ? r.command : undefined,
-      env: { ...r.env },
-      labels: podployLabels({ app: r.app, release: r.release, slot }),
-      ports: [{ hostIp: address.ip, hostPort: address.port, containerPort: r.port }],
-      memoryBytes: r.memoryMb === undefined ? undefined : r.memoryMb * 1024 * 1024,
-      cpus: r.cpus,
-      stopGraceSeconds: Math.ceil(r.stopGraceMs / MS_PER_S),
-      restartPolicy: 'no',
-      volumes: r.volumes.map((v) => ({ name: v.name, destination: v.path })),
-    };
-    if (this.deps.secrets) spec = await this.deps.secrets({ app: r.app, release: r.release, sealedSecrets: r.sealedSecrets }, spec);
-    await createContainer(podman, spec);
+    await createReleaseContainer(this.deps, r, { slot, address, name, imageId: image.id });
     try {
       await startContainer(podman, name);
     } catch (err) {
@@ -466,6 +459,47 @@ export function containerName(app: string, slot: SlotName, release: string): str
   return `podploy-${app}-${slot}-${release}`;
 }
 
+// Where a release's container runs: its slot, the slot's host address, its name and image.
+export interface ContainerPlacement {
+  slot: SlotName;
+  address: SlotAddress;
+  name: string;
+  imageId: string;
+}
+
+// The container of one release in one slot, exactly as a deploy creates it (before the secrets
+// hook). Throws DeployRefusedError for an invalid request.
+export function releaseContainerSpec(req: DeployRequest, at: ContainerPlacement): ContainerSpec {
+  const r = withDefaults(req);
+  return {
+    name: at.name,
+    image: at.imageId,
+    command: r.command.length ? r.command : undefined,
+    env: { ...r.env },
+    labels: podployLabels({ app: r.app, release: r.release, slot: at.slot }),
+    ports: [{ hostIp: at.address.ip, hostPort: at.address.port, containerPort: r.port }],
+    memoryBytes: r.memoryMb === undefined ? undefined : r.memoryMb * 1024 * 1024,
+    cpus: r.cpus,
+    stopGraceSeconds: Math.ceil(r.stopGraceMs / MS_PER_S),
+    restartPolicy: 'no',
+    volumes: r.volumes.map((v) => ({ name: v.name, destination: v.path })),
+  };
+}
+
+// Creates (not starts) the release's container through the secrets hook: what the deploy's
+// step 2 does, and what Lazarus does when the live container went missing.
+export async function createReleaseContainer(deps: Pick<DeployDeps, 'podman' | 'secrets'>, req: DeployRequest, at: ContainerPlacement): Promise<string> {
+  let spec = releaseContainerSpec(req, at);
+  if (deps.secrets) spec = await deps.secrets({ app: req.app, release: req.release, sealedSecrets: req.sealedSecrets }, spec);
+  return createContainer(deps.podman, spec);
+}
+
+// Lazarus's settings of a release, defaults filled in. Throws DeployRefusedError when invalid.
+export function lazarusSettings(req: DeployRequest): { restart: RestartPolicySettings; liveness?: LivenessSettings } {
+  const r = withDefaults(req);
+  return { restart: r.restart, liveness: r.liveness };
+}
+
 // Throws DeployRefusedError when the Deployer would refuse `req` as invalid (for callers that
 // prepare other things, e.g. the app's ingress, before they call deploy).
 export function checkDeployRequest(req: DeployRequest): void {
@@ -508,7 +542,11 @@ function withDefaults(req: DeployRequest): Release {
     volumes: req.volumes ?? [],
     imageDigest: req.imageDigest || undefined,
     keepReleases: req.keepReleases ?? D.KEEP_RELEASES,
+    restart: { ...RESTART_DEFAULTS, ...Object.fromEntries(Object.entries(req.restart ?? {}).filter(([, v]) => v !== undefined)) },
+    liveness: req.liveness,
   };
+  problems.push(...restartPolicyProblems(r.restart));
+  if (r.liveness) problems.push(...livenessProblems(r.liveness));
   if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65_535) problems.push(`port ${r.port} is not a TCP port`);
   for (const k of ['stopGraceMs', 'drainMs'] as const) if (!(r[k] >= 0)) problems.push(`${k} ${r[k]} must be >= 0`);
   if (problems.length) throw new DeployRefusedError(`deploy of ${req.app ?? '?'} ${req.release ?? '?'} refused: ${problems.join('; ')}`);

@@ -50,4 +50,18 @@ describe('removeApp', () => {
     await expect(removeApp('../etc', { removeVolumes: false }, deps(calls))).rejects.toThrow(/lowercase letters, digits and dashes/);
     expect(calls).toEqual([]);
   });
+
+  it('has Lazarus forget the app before it asks Podman for its containers, and not while a deploy runs', async () => {
+    const calls: string[] = [];
+    const d = deps(calls);
+    d.lazarus = { forget: (app) => void calls.push(`forget ${app}`) };
+    await removeApp('web', { removeVolumes: false }, d);
+    expect(calls[0]).toBe('forget web');
+    expect(calls[1]).toMatch(/^GET \/containers\/json/);
+    const busy = deps([], { release: 'r7', startedAt: new Date(0), step: 'health' });
+    const forgotten: string[] = [];
+    busy.lazarus = { forget: (app) => void forgotten.push(app) };
+    await expect(removeApp('web', { removeVolumes: false }, busy)).rejects.toThrow(DeployRefusedError);
+    expect(forgotten).toEqual([]);
+  });
 });

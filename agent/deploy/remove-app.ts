@@ -1,5 +1,5 @@
 // Removing an app from this node (the signed RemoveApp command), in this order:
-//   1 refuse while a deploy of the app runs (nothing changed)
+//   1 refuse while a deploy of the app runs (nothing changed); Lazarus forgets the app
 //   2 close the app's gates (no new request reaches its containers)
 //   3 stop (SIGTERM, SIGKILL after the app's stop grace) and remove every container labelled
 //     podploy.app=APP, and forget each one's delivered secrets
@@ -23,6 +23,9 @@ export interface AppRemoverDeps {
   deployer: { inProgress(app: string): { release: string; startedAt: Date; step: string } | undefined; readonly state: AppStateStore };
   ingress: { lookup(app: string): AppIngress | undefined; removeApp(app: string): Promise<boolean>; known(): Record<string, unknown> };
   forgetSecrets?: (container: string) => Promise<void>;
+  // Lazarus: forgets the app (its desired state, restart history, probe) before any container
+  // goes, so nothing is restarted or recreated while the app is removed.
+  lazarus?: { forget(app: string): void };
   log?: Logger;
 }
 
@@ -48,6 +51,7 @@ export async function removeApp(app: string, options: { removeVolumes: boolean }
         'nothing was removed: wait for that deploy to finish, then try again',
     );
   }
+  deps.lazarus?.forget(app);
   const live = deployer.state.live(app);
   const containers = await listContainers(podman, { labels: { [PODPLOY_LABELS.app]: app } });
   const routed = app in ingress.known();

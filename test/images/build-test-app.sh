@@ -13,6 +13,9 @@
 #   GET /env?name=X  the value of the environment variable X (404 when unset)
 #   GET /ws          101 Switching Protocols, then each line echoed as '$APP_VERSION line'
 #   GET /secret?name=X  the content of the file /run/secrets/X (404 when there is none)
+#   GET /hang        200 "hanging", then the app hangs: every later request (any path) waits
+#                    without an answer while the file /dev/shm/hang exists (remove it to recover;
+#                    /dev/shm is emptied by a container restart, so a restart cures the hang)
 #   anything else    404
 # It listens on $PORT (default 8080), logs one line per request on stdout, and exits on SIGTERM.
 set -euo pipefail
@@ -87,7 +90,16 @@ respond() { # STATUS BODY
   echo "podploy-test-app: $method $target ${1%% *}" >/proc/1/fd/1
 }
 
+# Hang mode (/hang): requests are read and then left unanswered while /dev/shm/hang exists.
+if [ "$path" != /hang ]; then
+  while [ -e /dev/shm/hang ]; do sleep 1; done
+fi
+
 case $path in
+  /hang)
+    # The file first: a request sent after this answer must find the app hanging.
+    touch /dev/shm/hang
+    respond '200 OK' "hanging$nl" ;;
   /health)
     if [ -e /tmp/unhealthy ]; then respond '503 Service Unavailable' "unhealthy$nl"; else respond '200 OK' "ok$nl"; fi ;;
   /version)
@@ -130,7 +142,9 @@ tar -C "$rootfs" --sort=name --mtime=@0 --numeric-owner --owner=0 --group=0 -cf 
 chmod 755 "$work"
 chmod 644 "$work/rootfs.tar"
 
-as_target podman rmi --force "$IMAGE" >/dev/null 2>&1 || true
+# Not --force: that would also remove running containers of the old image (other suites may be
+# using it); when it is in use, the import below takes the name and the old image stays untagged.
+as_target podman rmi "$IMAGE" >/dev/null 2>&1 || true
 as_target podman import --quiet \
   --change 'CMD ["/app/start"]' \
   --change 'ENV PORT=8080' \
