@@ -2,8 +2,9 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { AGENT_TLS_FILES, type AgentConfig, type ManagedJob } from '../proto/agent-config';
+import { AGENT_TLS_FILES, type AgentConfig, type AgentNatsConfig, type ManagedJob } from '../proto/agent-config';
 import { NODE_SECRETS_KEY_BYTES } from '../proto/node-seal';
+import { agentPublicKey, checkUserPublicKey } from './events/nats-config';
 
 const KNOWN_JOBS: readonly ManagedJob[] = ['podman'];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -69,6 +70,7 @@ export function validateAgentConfig(raw: unknown, configPath: string): AgentConf
   if (c.secretsKey !== undefined && (typeof c.secretsKey !== 'string' || Buffer.from(c.secretsKey, 'base64').length !== NODE_SECRETS_KEY_BYTES)) {
     problems.push(`secretsKey must be ${NODE_SECRETS_KEY_BYTES} bytes of base64 (onboarding writes it; re-run \`podploy node add\` to restore it)`);
   }
+  const nats = c.nats === undefined ? undefined : validateNats(c.nats, problems, base);
   if (problems.length > 0) throw new AgentConfigError(configPath, problems);
 
   return {
@@ -82,6 +84,42 @@ export function validateAgentConfig(raw: unknown, configPath: string): AgentConf
     ...(c.ingressHttpsListen !== undefined ? { ingressHttpsListen: c.ingressHttpsListen as string } : {}),
     ...(c.caddyBinary !== undefined ? { caddyBinary: absoluteOrName(base, c.caddyBinary as string) } : {}),
     ...(c.secretsKey !== undefined ? { secretsKey: c.secretsKey as string } : {}),
+    ...(nats ? { nats } : {}),
+  };
+}
+
+// The `nats` section (AgentNatsConfig); problems are added to `problems`.
+function validateNats(raw: unknown, problems: string[], base: string): AgentNatsConfig | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push('nats must be an object with agentSeed and controlPlaneNkey (onboarding writes it; re-run `podploy node add` to restore it)');
+    return undefined;
+  }
+  const n = raw as Record<string, unknown>;
+  const before = problems.length;
+  const check = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  };
+  if (typeof n.agentSeed !== 'string') problems.push('nats.agentSeed must be the agent\'s nkey seed (SU...); re-run onboarding for this node to rewrite it');
+  else check(() => agentPublicKey(n.agentSeed as string));
+  if (typeof n.controlPlaneNkey !== 'string') problems.push('nats.controlPlaneNkey must be the control plane\'s nkey public key (U...); re-run onboarding for this node to rewrite it');
+  else check(() => checkUserPublicKey(n.controlPlaneNkey as string, 'nats.controlPlaneNkey'));
+  if (n.port !== undefined && (!Number.isInteger(n.port) || (n.port as number) < 1 || (n.port as number) > MAX_PORT)) problems.push(`nats.port must be an integer from 1 to ${MAX_PORT}`);
+  if (n.binary !== undefined && (typeof n.binary !== 'string' || n.binary.trim() === '')) problems.push('nats.binary must be a non-empty string (a name in PATH or an absolute path)');
+  for (const key of ['eventsMaxMsgs', 'eventsMaxBytes'] as const) {
+    if (n[key] !== undefined && (!Number.isSafeInteger(n[key]) || (n[key] as number) < 1)) problems.push(`nats.${key} must be a positive integer`);
+  }
+  if (problems.length > before) return undefined;
+  return {
+    agentSeed: n.agentSeed as string,
+    controlPlaneNkey: n.controlPlaneNkey as string,
+    ...(n.port !== undefined ? { port: n.port as number } : {}),
+    ...(n.binary !== undefined ? { binary: absoluteOrName(base, n.binary as string) } : {}),
+    ...(n.eventsMaxMsgs !== undefined ? { eventsMaxMsgs: n.eventsMaxMsgs as number } : {}),
+    ...(n.eventsMaxBytes !== undefined ? { eventsMaxBytes: n.eventsMaxBytes as number } : {}),
   };
 }
 

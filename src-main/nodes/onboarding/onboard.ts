@@ -3,6 +3,7 @@ import { ApiError, type AddNodeInput, type OnboardProgress } from '../../api/con
 import type { z } from 'zod';
 import { AgentConnection, handshakeWithin, type AgentCredentials } from '../../agents/agent-client';
 import type { SetIngressSettings } from '../../../proto/gen/podploy/agent/v1/agent';
+import type { AgentNatsConfig } from '../../../proto/agent-config';
 import type { AgentBundle } from '../../agents/agent-bundle';
 import { factsFromWire } from '../../agents/wire-convert';
 import type { FleetCa } from '../../crypto/fleet-ca';
@@ -51,6 +52,9 @@ export interface OnboardDeps {
   bundle: () => AgentBundle;
   // The node's secrets key (src-main/secrets/node-seal.ts), created on first use.
   nodeSecretsKey: (nodeId: string) => Uint8Array;
+  // The node's `nats` section of the agent config (src-main/events/nats-identity.ts), the same on
+  // every re-onboarding.
+  natsIdentity: (nodeId: string) => Pick<AgentNatsConfig, 'agentSeed' | 'controlPlaneNkey'>;
   // The control plane's TLS settings for the node's Caddy, sent once the agent answers.
   ingressSettings?: () => SetIngressSettings;
   // Overrides the detect step's parsing (tests simulate a non-Linux host through it).
@@ -256,7 +260,7 @@ async function uploadAgent(
   const remote = parseSha256((await ssh.exec(sha256Command([paths.bundle, paths.config, paths.caCert, paths.cert, paths.key, paths.signingKey]))).stdout);
   const files: { path: string; data: Buffer; mode: number }[] = [
     { path: paths.bundle, data: o.bundle.bytes, mode: 0o644 },
-    { path: paths.config, data: Buffer.from(JSON.stringify(buildAgentConfig(o.nodeId, o.agentPort, paths, o.socket, o.serviceMode, o.deps.nodeSecretsKey(o.nodeId)), null, 2) + '\n'), mode: 0o600 },
+    { path: paths.config, data: Buffer.from(JSON.stringify(buildAgentConfig(o.nodeId, o.agentPort, paths, o.socket, o.serviceMode, o.deps.nodeSecretsKey(o.nodeId), o.deps.natsIdentity(o.nodeId)), null, 2) + '\n'), mode: 0o600 },
     { path: paths.caCert, data: Buffer.from(o.deps.ca.caCertPem), mode: 0o644 },
     { path: paths.signingKey, data: Buffer.from(o.deps.signingPublicKeyPem), mode: 0o644 },
   ];

@@ -105,6 +105,19 @@ describe('requirements', () => {
     ]);
   });
 
+  it('installs nats-server (the event stream) from the distro package', () => {
+    const f = facts({ nats: '' });
+    expect(missingRequirements(f)).toEqual([{ id: 'nats-server', why: 'nats-server is not installed (the event stream)' }]);
+    // The package's own unauthenticated system service is switched off; the agent runs its own.
+    expect(installCommands(f, missingRequirements(f))).toEqual([
+      'sudo -n apt-get update -q',
+      'sudo -n apt-get install -y -q nats-server',
+      'sudo -n systemctl disable --now nats-server.service 2>/dev/null || true',
+    ]);
+    const noSystemd = facts({ nats: '', systemd: '0' });
+    expect(installCommands(noSystemd, missingRequirements(noSystemd))).toEqual(['sudo -n apt-get update -q', 'sudo -n apt-get install -y -q nats-server']);
+  });
+
   it('uses dnf on Fedora', () => {
     const f = facts({ os_id: 'fedora', pkg: 'dnf', caddy: '', nats: '' });
     expect(installCommands(f, missingRequirements(f))).toEqual(['sudo -n dnf install -y caddy nats-server']);

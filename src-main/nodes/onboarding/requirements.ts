@@ -10,6 +10,7 @@ export interface Missing {
 }
 
 export const SUBID_RANGE = '100000-165535';
+export const NATS_SYSTEM_UNIT = 'nats-server.service';
 
 // Packages per package manager. Caddy and nats-server are what the apps and events layers run
 // on; git clones the repositories of apps built on the node.
@@ -66,6 +67,10 @@ export function installCommands(f: HostFacts, missing: Missing[]): string[] {
         commands.push(`sudo -n ${f.packageManager} install -y ${pkgs.join(' ')}`);
     }
   }
+  // Debian's package also enables and starts a system-wide nats-server without authentication on
+  // loopback port 4222 (RPM packages enable nothing); PodPloy runs its own per user (the agent's),
+  // so the package's is switched off.
+  if (f.packageManager === 'apt-get' && f.systemd && pkgIds.includes('nats-server')) commands.push(`sudo -n systemctl disable --now ${NATS_SYSTEM_UNIT} 2>/dev/null || true`);
   if (missing.some((m) => m.id === 'subids')) {
     commands.push(`sudo -n usermod --add-subuids ${SUBID_RANGE} --add-subgids ${SUBID_RANGE} ${q(f.user)}`);
   }
