@@ -14,6 +14,7 @@ import { openDatabase, type Db } from './db/database';
 import { nodeHandlers } from './nodes/node-service';
 import { appHandlers, appsOnNode, appSummaryByName } from './apps/app-service';
 import { deployHandlers } from './apps/deploy-service';
+import { appRunningHandlers } from './apps/app-running-service';
 import { logsHandlers } from './apps/logs-service';
 import { NodeStore, toSummary } from './nodes/node-store';
 import { pullAuthFor } from './registries/registry-auth';
@@ -22,10 +23,18 @@ import { RegistryStore } from './registries/registry-store';
 import { KnownHosts } from './ssh/known-hosts';
 import { readTlsSettings, tlsHandlers, toWire } from './ingress/tls-settings';
 import { ensureNodeSecretsKey } from './secrets/node-seal';
+import { nodeNatsIdentity } from './events/nats-identity';
 import { ReleaseSecrets } from './secrets/release-secrets';
 import { SecretStore } from './secrets/secret-store';
 import { secretsHandlers } from './secrets/secrets-service';
 import type { HostFacts } from './nodes/onboarding/detect';
+import { natsPortFor } from './nodes/onboarding/agent-config';
+import { AGENT_PORT_BASE } from './nodes/onboarding/agent-files';
+import { EventLinkManager } from './events/event-link-manager';
+import { EventStore } from './events/event-store';
+import { eventsHandlers, nodeNameCache } from './events/events-service';
+import { loadOrCreateControlPlaneNkey } from './events/nats-identity';
+import { NatsTunnels } from './events/nats-tunnel';
 
 export const VERSION = '0.1.0';
 export const DB_FILE = 'podploy.db';
@@ -44,6 +53,7 @@ export interface ControlPlane {
   tokens: Tokens;
   db: Db;
   fleet: Fleet;
+  events: EventLinkManager;
   version: string;
   // The admin token, when this start created it (first start only).
   firstAdminToken: string | null;
@@ -83,6 +93,28 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     { reportIntervalMs: opts.reportIntervalMs },
   );
 
+  const eventStore = new EventStore(db);
+  const nodeName = nodeNameCache(nodes);
+  // Every node's nats-server, reached through the SSH connection the fleet holds to it.
+  // Its port pairs with the agent's (natsPortFor), so several users of one server can be nodes.
+  const natsTunnels = new NatsTunnels((id) => fleet.session(id), (id) => natsPortFor(nodes.byId(id)?.agentPort ?? AGENT_PORT_BASE));
+  const natsKey = loadOrCreateControlPlaneNkey(vault);
+  const events = new EventLinkManager({
+    db,
+    store: eventStore,
+    endpoint: (id) => natsTunnels.endpoint(id),
+    release: (id) => natsTunnels.close(id),
+    nkeySeed: () => natsKey.seed,
+    nodeName,
+    nodeIds: () => nodes.all().map((n) => n.id),
+    publish: {
+      event: (e) => router.publish('events.appended', e),
+      metrics: (m) => router.publish('metrics.appended', m),
+      runtime: (r) => router.publish('apps.runtime', r),
+    },
+    log: { info: (msg, extra) => log.info(extra ?? {}, msg), warn: (msg, extra) => log.warn(extra ?? {}, msg) },
+  });
+
   router = new Router({
     'session.whoami': async (_i, ctx) => ({ user: ctx.actor, source: ctx.source, version: VERSION }),
     ...nodeHandlers({
@@ -93,6 +125,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       signingPublicKeyPem: commandKey.publicKeyPem,
       bundle: () => loadAgentBundle(opts.agentBundlePath),
       nodeSecretsKey: (nodeId) => ensureNodeSecretsKey(vault, nodeId),
+      natsIdentity: (nodeId) => nodeNatsIdentity(vault, nodeId),
       parseDetect: opts.parseDetect,
       fleet,
       audit,
@@ -109,6 +142,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       publishDeleted: (name) => router.publish('apps.deleted', { name }),
       fleet,
     }),
+    ...appRunningHandlers({ db, nodes, audit, fleet }),
     ...secretsHandlers({ db, store: secretStore, audit }),
     ...deployHandlers({
       db,
@@ -123,20 +157,25 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       },
     }),
     ...logsHandlers({ db, nodes, fleet }),
+    ...eventsHandlers({ db, nodes, store: eventStore, links: events, nodeName }),
     ...tlsHandlers({ db, nodes, fleet, audit }),
     ...registryHandlers({ store: registries, audit }),
     'audit.list': async ({ limit, beforeId }) => audit.list(limit, beforeId),
   });
 
   fleet.start();
+  events.start();
+  fleet.watch({ attached: (id) => events.attach(id), detached: (id) => void events.detach(id), linkUp: (id) => events.nudge(id) });
   return {
     router,
     tokens,
     db,
     fleet,
+    events,
     version: VERSION,
     firstAdminToken,
     async close() {
+      await events.stop();
       await fleet.stop();
       db.$client.close();
     },

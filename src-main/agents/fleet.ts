@@ -17,6 +17,13 @@ export interface FleetOptions {
   reportIntervalMs?: number;
 }
 
+// Told when a node joins or leaves the fleet, and when its SSH link (re)connects.
+export interface FleetWatcher {
+  attached(nodeId: string): void;
+  detached(nodeId: string): void;
+  linkUp?(nodeId: string): void;
+}
+
 export interface FleetDeps {
   nodes: NodeStore;
   knownHosts: KnownHosts;
@@ -32,6 +39,7 @@ export class Fleet {
   private online = new Set<string>();
   private lastSeen = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
+  private watchers = new Set<FleetWatcher>();
   readonly reportIntervalMs: number;
 
   constructor(
@@ -58,16 +66,32 @@ export class Fleet {
       onHandshake: (hs) => {
         this.deps.nodes.update(row.id, { facts: factsFromWire(hs.facts), labels: hs.labels ?? {}, agentVersion: hs.agentVersion });
         this.deps.onChange(row.id);
+        for (const w of this.watchers) w.linkUp?.(row.id);
       },
       onReport: (usage) => this.report(row.id, usage),
     });
     this.links.set(row.id, link);
     link.start();
+    for (const w of this.watchers) w.attached(row.id);
+  }
+
+  // Calls attached() for the nodes already in the fleet, then on every change.
+  watch(w: FleetWatcher): () => void {
+    this.watchers.add(w);
+    for (const id of this.links.keys()) w.attached(id);
+    return () => this.watchers.delete(w);
+  }
+
+  // The node's SSH connection right now, if its link holds one.
+  session(nodeId: string): SshSession | null {
+    return this.links.get(nodeId)?.session ?? null;
   }
 
   detach(nodeId: string): void {
+    const had = this.links.has(nodeId);
     this.links.get(nodeId)?.stop();
     this.links.delete(nodeId);
+    if (had) for (const w of this.watchers) w.detached(nodeId);
     this.online.delete(nodeId);
     this.lastSeen.delete(nodeId);
   }
@@ -134,6 +158,10 @@ export class AgentLink {
 
   start(): void {
     void this.cycle();
+  }
+
+  get session(): SshSession | null {
+    return this.ssh;
   }
 
   // Waits until the link has a live connection to the agent (for commands).

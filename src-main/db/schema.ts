@@ -1,4 +1,4 @@
-import { integer, sqliteTable, text, blob, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { integer, sqliteTable, text, blob, uniqueIndex, index, real, primaryKey } from 'drizzle-orm/sqlite-core';
 
 export const nodes = sqliteTable(
   'nodes',
@@ -125,4 +125,69 @@ export const secretVersions = sqliteTable(
     createdAt: integer('created_at').notNull(),
   },
   (t) => [uniqueIndex('secret_versions_app_version').on(t.appId, t.version)],
+);
+
+// Events the nodes' agents published (proto/node-events.ts), stored once each: the id is the
+// JetStream message id, so a redelivered message changes nothing. node_id is the link's node,
+// never what the message claims. No foreign key: a removed node's history stays.
+export const nodeEvents = sqliteTable(
+  'node_events',
+  {
+    id: text('id').primaryKey(),
+    nodeId: text('node_id').notNull(),
+    // The agent's own order (per node) and the node's JetStream stream sequence.
+    seq: integer('seq').notNull(),
+    streamSeq: integer('stream_seq').notNull(),
+    atMs: integer('at_ms').notNull(),
+    receivedAtMs: integer('received_at_ms').notNull(),
+    kind: text('kind').notNull(),
+    severity: text('severity', { enum: ['info', 'warning', 'error'] }).notNull(),
+    app: text('app'),
+    container: text('container'),
+    release: text('release'),
+    message: text('message').notNull(),
+    data: text('data', { mode: 'json' }).$type<Record<string, string | number | boolean | null>>(),
+  },
+  (t) => [
+    index('node_events_node_seq').on(t.nodeId, t.seq),
+    index('node_events_node_stream_seq').on(t.nodeId, t.streamSeq),
+    index('node_events_app_at').on(t.app, t.atMs),
+    index('node_events_app_kind_at').on(t.app, t.kind, t.atMs),
+    index('node_events_at').on(t.atMs),
+  ],
+);
+
+// Per-container samples, kept METRICS_RETENTION_MS (src-main/events/event-store.ts).
+export const metricsSamples = sqliteTable(
+  'metrics_samples',
+  {
+    id: text('id').primaryKey(),
+    nodeId: text('node_id').notNull(),
+    app: text('app').notNull(),
+    container: text('container').notNull(),
+    atMs: integer('at_ms').notNull(),
+    cpuPercent: real('cpu_percent').notNull(),
+    memBytes: integer('mem_bytes').notNull(),
+    memLimitBytes: integer('mem_limit_bytes').notNull(),
+    restarts: integer('restarts').notNull(),
+  },
+  (t) => [index('metrics_samples_app_at').on(t.app, t.atMs), index('metrics_samples_at').on(t.atMs)],
+);
+
+// How far the control plane has read each node's streams. A stream that was created anew (its
+// `created` differs) starts over at sequence 0; `lost` counts messages the node's stream dropped
+// (limits) before they were read.
+export const eventLinks = sqliteTable(
+  'event_links',
+  {
+    nodeId: text('node_id').notNull(),
+    stream: text('stream').notNull(),
+    streamCreated: text('stream_created'),
+    lastStreamSeq: integer('last_stream_seq').notNull(),
+    stored: integer('stored').notNull(),
+    lost: integer('lost').notNull(),
+    lastEventAtMs: integer('last_event_at_ms'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.nodeId, t.stream] })],
 );

@@ -1,5 +1,6 @@
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { createServer, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ApiError, type SshAuth } from '../api/contract';
 import { fingerprintOf, keyTypeOf } from './host-key';
 import type { SshAddress } from './ssh-address';
@@ -177,6 +178,15 @@ export class SshSession {
         resolve({ port: typeof addr === 'object' && addr ? addr.port : 0, server });
       });
     });
+  }
+
+  // One tunnelled connection to remoteHost:remotePort as seen from the node.
+  openChannel(remoteHost: string, remotePort: number): Promise<Duplex> {
+    return new Promise((resolve, reject) =>
+      this.client.forwardOut('127.0.0.1', 0, remoteHost, remotePort, (err, channel) =>
+        err ? reject(new ApiError('unreachable', `cannot open a tunnel to ${remoteHost}:${remotePort} on ${this.where}: ${err.message}`)) : resolve(channel),
+      ),
+    );
   }
 
   onClose(handler: () => void): void {
