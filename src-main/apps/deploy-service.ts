@@ -164,7 +164,7 @@ export function deployHandlers(d: DeployServiceDeps): Pick<Handlers, 'apps.deplo
   };
 }
 
-function toDeployApp(app: string, releaseId: string, image: string, spec: AppSpec): DeployApp {
+export function toDeployApp(app: string, releaseId: string, image: string, spec: AppSpec): DeployApp {
   const h = spec.health;
   return DeployApp.fromPartial({
     app,
@@ -190,5 +190,8 @@ function toDeployApp(app: string, releaseId: string, image: string, spec: AppSpe
     drainMs: spec.drainMs,
     volumes: spec.volumes.map((v) => ({ name: v.name, path: v.path })),
     keepReleases: spec.keepReleases,
+    // Every field explicit: a release carries the settings it was made with, defaults included.
+    restart: { ...spec.restart },
+    ...(spec.liveness ? { liveness: { ...spec.liveness } } : {}),
   });
 }

@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { ApiError, AppSpec, parseEnvPairs, type AppSummary } from '../api/contract';
 import type { Connection } from './api-connection';
 import { formatAppInfo } from './format';
+import { addLazarusOptions, applyLazarusFlags, hasLazarusFlags, type LazarusFlags } from './lazarus-flags';
 
-export interface AppUpdateFlags {
+export interface AppUpdateFlags extends LazarusFlags {
   port?: number;
   health?: string;
   domain: string[];
@@ -14,11 +15,13 @@ export interface AppUpdateFlags {
 }
 
 // The current spec with the flags applied: --domain replaces the list, --env sets keys (others
-// stay), --unset-env removes keys. Throws an ApiError naming the bad flag; pure.
+// stay), --unset-env removes keys, --liveness*/--restart* as lazarus-flags.ts says. Throws an
+// ApiError naming the bad flag; pure.
 export function applyUpdateFlags(current: AppSpec, f: AppUpdateFlags): AppSpec {
-  if (f.port === undefined && f.health === undefined && !f.domain.length && !f.env.length && !f.unsetEnv.length) {
-    throw new ApiError('invalid_input', 'nothing to update', 'pass --port, --health, --domain, --env or --unset-env');
+  if (f.port === undefined && f.health === undefined && !f.domain.length && !f.env.length && !f.unsetEnv.length && !hasLazarusFlags(f)) {
+    throw new ApiError('invalid_input', 'nothing to update', 'pass --port, --health, --domain, --env, --unset-env, or a --liveness/--restart flag');
   }
+  const lazarus = applyLazarusFlags({ restart: current.restart, liveness: current.liveness }, f);
   let set: Record<string, string> = {};
   try {
     set = parseEnvPairs(f.env);
@@ -30,8 +33,11 @@ export function applyUpdateFlags(current: AppSpec, f: AppUpdateFlags): AppSpec {
     if (!(k in env)) throw new ApiError('invalid_input', `--unset-env ${k}: the app has no such environment key`, `its keys: ${Object.keys(current.env).join(', ') || 'none'}`);
     delete env[k];
   }
+  const { liveness: _dropped, ...rest } = current;
   const next = {
-    ...current,
+    ...rest,
+    restart: lazarus.restart,
+    ...(lazarus.liveness ? { liveness: lazarus.liveness } : {}),
     env,
     ...(f.port !== undefined ? { port: f.port } : {}),
     ...(f.domain.length ? { domains: f.domain } : {}),
@@ -54,7 +60,7 @@ export interface CliHelpers {
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerAppUpdateCommand(app: Command, h: CliHelpers): void {
-  app
+  const update = app
     .command('update')
     .description("change an app's configuration; the next deploy applies it")
     .argument('<name>')
@@ -62,7 +68,8 @@ export function registerAppUpdateCommand(app: Command, h: CliHelpers): void {
     .option('--health <path>', 'HTTP health check path')
     .option('--domain <domain>', 'the domains routed to the app, replacing the current ones (repeatable)', collect, [])
     .option('--env <KEY=VALUE>', 'set an environment variable; other keys stay (repeatable)', collect, [])
-    .option('--unset-env <KEY>', 'remove an environment variable (repeatable)', collect, [])
+    .option('--unset-env <KEY>', 'remove an environment variable (repeatable)', collect, []);
+  addLazarusOptions(update)
     .option('--json', 'print JSON')
     .action(async (name: string, f: AppUpdateFlags) =>
       h.withApi(async ({ client }) => {

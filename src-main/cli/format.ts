@@ -128,12 +128,23 @@ export function formatAppInfo(a: AppSummary): string {
     ['volumes', s.volumes.map((v) => `${v.name}:${v.path}`).join(', ') || '-'],
     ['health', `${h.kind === 'http' ? `HTTP GET ${h.path}` : 'TCP connect'} every ${h.intervalMs} ms, timeout ${h.timeoutMs} ms, healthy after ${h.healthyThreshold}, unhealthy after ${h.unhealthyThreshold}, start period ${h.startPeriodMs} ms, deadline ${h.deadlineMs} ms`],
     ['limits', `${s.cpus ? `${s.cpus} CPU` : 'no CPU limit'}, ${s.memoryMb ? `${s.memoryMb} MiB` : 'no memory limit'}`],
+    ['liveness', s.liveness ? formatLiveness(s.liveness) : 'none (a dead container is still restarted)'],
+    ['restart', formatRestart(s.restart)],
     ['stop grace', `${s.stopGraceMs} ms`],
     ['drain', `${s.drainMs} ms`],
     ['release', a.currentRelease ? `v${a.currentRelease.number} ${a.currentRelease.status}` : 'never deployed'],
   ];
   const w = Math.max(...lines.map(([k]) => k.length));
   return lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+}
+
+export function formatLiveness(l: NonNullable<AppSummary['spec']['liveness']>): string {
+  const what = l.kind === 'http' ? `HTTP GET ${l.path} (status ${l.statusMin}-${l.statusMax})` : l.kind === 'tcp' ? 'TCP connect' : `exec ${l.command.join(' ')}`;
+  return `${what} every ${l.intervalMs} ms, timeout ${l.timeoutMs} ms, restart after ${l.failureThreshold} failures in a row, initial delay ${l.initialDelayMs} ms`;
+}
+
+export function formatRestart(r: AppSummary['spec']['restart']): string {
+  return `first at once, then ${r.initialBackoffMs} ms doubling up to ${r.maxBackoffMs} ms (+-${+(r.jitter * 100).toFixed(1)}% jitter), reset after ${r.resetAfterMs} ms running; crash loop at ${r.crashLoopRestarts} restarts within ${r.crashLoopWindowMs} ms`;
 }
 
 export function formatReleases(rows: ReleaseSummary[]): string {

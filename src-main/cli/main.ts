@@ -1,17 +1,20 @@
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { ApiError, parseEnvPairs, type AppSpecInput, type DeployProgress, type NodeSummary, type OnboardProgress, type SshAuth } from '../api/contract';
+import { ApiError, parseEnvPairs, RestartPolicy, type AppSpecInput, type DeployProgress, type NodeSummary, type OnboardProgress, type SshAuth } from '../api/contract';
 import { connectApi, DEFAULT_URL, type Connection } from './api-connection';
 import { defaultDataDir } from './data-dir';
 import { formatAppInfo, formatAppList, formatAudit, formatNodeInfo, formatNodeList, formatProgress, formatReleases } from './format';
 import { runServe } from './serve';
 import { registerAppUpdateCommand } from './app-update-command';
+import { registerAppRunningCommands } from './app-running-commands';
+import { addLazarusOptions, applyLazarusFlags, type LazarusFlags } from './lazarus-flags';
 import { registerSecretsCommands } from './secrets-commands';
 import { registerRegistryCommands } from './registry-commands';
 import { deployProgressPrinter, wantsColor } from './deploy-output';
 import { registerTlsCommands } from './tls-commands';
 import { registerLogsCommands } from './logs-commands';
+import { registerEventsCommands } from './events-commands';
 
 const program = new Command();
 program
@@ -147,22 +150,30 @@ node
 const collect = (v: string, prev: string[]) => [...prev, v];
 const app = program.command('app').description('declare apps: what runs, where, and how its health is checked');
 
-app
-  .command('create')
-  .description('declare an app on a node (deploy it with `podploy deploy`)')
-  .argument('<name>')
-  .requiredOption('--node <node>', 'the node it runs on')
-  .option('--image <ref>', 'image reference, e.g. docker.io/library/nginx:1.27')
-  .option('--git <url>', 'git repository with a Containerfile/Dockerfile, built on the node')
-  .option('--ref <ref>', 'git ref to build', 'main')
-  .option('--containerfile <path>', 'Containerfile/Dockerfile path in the repository (default: Containerfile, else Dockerfile)')
-  .option('--port <port>', 'the port the container listens on', (v) => Number(v))
-  .option('--domain <domain>', 'a domain routed to the app (repeatable)', collect, [])
-  .option('--health <path>', 'HTTP health check path')
-  .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
+addLazarusOptions(
+  app
+    .command('create')
+    .description('declare an app on a node (deploy it with `podploy deploy`)')
+    .argument('<name>')
+    .requiredOption('--node <node>', 'the node it runs on')
+    .option('--image <ref>', 'image reference, e.g. docker.io/library/nginx:1.27')
+    .option('--git <url>', 'git repository with a Containerfile/Dockerfile, built on the node')
+    .option('--ref <ref>', 'git ref to build', 'main')
+    .option('--containerfile <path>', 'Containerfile/Dockerfile path in the repository (default: Containerfile, else Dockerfile)')
+    .option('--port <port>', 'the port the container listens on', (v) => Number(v))
+    .option('--domain <domain>', 'a domain routed to the app (repeatable)', collect, [])
+    .option('--health <path>', 'HTTP health check path')
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, []),
+)
   .option('--json', 'print JSON')
-  .action(async (name: string, o: { node: string; image?: string; git?: string; ref: string; containerfile?: string; port?: number; domain: string[]; health?: string; env: string[]; json?: boolean }) => {
+  .action(async (name: string, o: LazarusFlags & { node: string; image?: string; git?: string; ref: string; containerfile?: string; port?: number; domain: string[]; health?: string; env: string[]; json?: boolean }) => {
     if (!!o.image === !!o.git) fail(new ApiError('invalid_input', 'give exactly one source: --image REF or --git URL'));
+    let lazarus: ReturnType<typeof applyLazarusFlags> = { restart: RestartPolicy.parse({}) };
+    try {
+      lazarus = applyLazarusFlags(lazarus, o);
+    } catch (err) {
+      fail(err);
+    }
     let env: Record<string, string> = {};
     try {
       env = parseEnvPairs(o.env);
@@ -177,6 +188,8 @@ app
       domains: o.domain,
       ...(o.port !== undefined ? { port: o.port } : {}),
       ...(o.health ? { health: { path: o.health } } : {}),
+      restart: lazarus.restart,
+      ...(lazarus.liveness ? { liveness: lazarus.liveness } : {}),
     };
     await withApi(async ({ client }) => {
       const a = await client.call('apps.create', { spec });
@@ -230,10 +243,12 @@ app
   });
 
 registerAppUpdateCommand(app, { withApi, print });
+registerAppRunningCommands(app, { withApi, print });
 registerSecretsCommands(program, { withApi, print });
 registerRegistryCommands(program, { withApi, print });
 registerTlsCommands(program, { withApi, print });
 registerLogsCommands(program, { withApi });
+registerEventsCommands(program, { withApi });
 
 program
   .command('deploy')
