@@ -2,9 +2,11 @@
 // contract's own AppSpec so that the UI shows the schema's messages, field by field. Unit-tested
 // in app-form.spec.ts.
 import { ApiError, AppSpec, DEPLOY_DEFAULTS, HEALTH_DEFAULTS, type AppSpecInput } from '../../src-main/api/contract';
+import { buildLazarus, fieldOfLazarusIssue, LAZARUS_NUMBER_DEFAULTS, LAZARUS_NUMBER_TEXT, lazarusFormFromSpec, lazarusInitialForm, type LazarusForm } from './lazarus-form';
 
 // Every field as typed. Numbers stay text until submit: an empty one means "the default".
-export interface AppForm {
+// The restart policy and liveness probe fields are LazarusForm's (lazarus-form.ts).
+export interface AppForm extends LazarusForm {
   name: string;
   node: string;
   sourceKind: 'image' | 'git';
@@ -42,6 +44,7 @@ export const NUMBER_FIELDS = {
   drainMs: DEPLOY_DEFAULTS.drainMs,
   cpus: null,
   memoryMb: null,
+  ...LAZARUS_NUMBER_DEFAULTS,
 } as const satisfies Partial<Record<keyof AppForm, number | null>>;
 export type NumberField = keyof typeof NUMBER_FIELDS;
 
@@ -58,6 +61,7 @@ const NUMBER_FIELD_TEXT: Record<NumberField, { label: string; unit: string; hint
   drainMs: { label: 'Drain', unit: 'ms', hint: 'in-flight requests finish' },
   cpus: { label: 'CPUs', unit: 'cores' },
   memoryMb: { label: 'Memory', unit: 'MiB' },
+  ...LAZARUS_NUMBER_TEXT,
 };
 
 export interface NumberFieldView {
@@ -120,6 +124,7 @@ export function initialForm(node = ''): AppForm {
     drainMs: s(DEPLOY_DEFAULTS.drainMs),
     cpus: '',
     memoryMb: '',
+    ...lazarusInitialForm(),
   };
 }
 
@@ -221,7 +226,10 @@ export function buildSpec(form: AppForm): BuildResult {
     if (numbers[k] !== undefined) health[k] = numbers[k];
   }
 
+  const lazarus = buildLazarus(form, numbers, add);
+
   const spec: AppSpecInput = {
+    ...lazarus,
     name: form.name.trim(),
     node: form.node,
     source:
@@ -246,7 +254,7 @@ export function buildSpec(form: AppForm): BuildResult {
   const parsed = AppSpec.safeParse(spec);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      const field = fieldOfPath(issue.path, form.sourceKind);
+      const field = fieldOfPath(issue.path, form.sourceKind) ?? fieldOfLazarusIssue(issue.path, issue.message);
       if (!field) continue;
       let message = issue.message;
       // Name the entry a list or map error is about: "'foo_bar': not a valid domain name".
@@ -313,6 +321,7 @@ export function formFromSpec(spec: AppSpec): AppForm {
     drainMs: s(spec.drainMs),
     cpus: s(spec.cpus),
     memoryMb: s(spec.memoryMb),
+    ...lazarusFormFromSpec(spec),
   };
 }
 

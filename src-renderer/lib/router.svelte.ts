@@ -1,5 +1,5 @@
 // Hash routing: works the same from file:// (Electron) and from `podploy serve`.
-export type Route = { page: 'nodes' } | { page: 'node'; name: string } | { page: 'apps' } | { page: 'app'; name: string } | { page: 'audit' } | { page: 'app-logs'; name: string };
+export type Route = { page: 'nodes' } | { page: 'node'; name: string } | { page: 'apps' } | { page: 'app'; name: string } | { page: 'audit' } | { page: 'app-logs'; name: string } | { page: 'events'; filter: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
@@ -11,6 +11,8 @@ export function parseRoute(hash: string): Route {
   if (app) return { page: 'app', name: decodeURIComponent(app[1]) };
   if (path === '/apps') return { page: 'apps' };
   if (path === '/audit') return { page: 'audit' };
+  const events = /^\/events(?:\?q=(.*))?$/.exec(path);
+  if (events) return { page: 'events', filter: decodeURIComponent(events[1] ?? '') };
   return { page: 'nodes' };
 }
 
@@ -28,6 +30,8 @@ export function routeHref(route: Route): string {
       return `#/apps/${encodeURIComponent(route.name)}`;
     case 'app-logs':
       return `#/apps/${encodeURIComponent(route.name)}/logs`;
+    case 'events':
+      return route.filter ? `#/events?q=${encodeURIComponent(route.filter)}` : '#/events';
   }
 }
 
