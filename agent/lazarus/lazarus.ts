@@ -36,6 +36,7 @@ import { PodmanEventStream, type PodmanEvent } from '../podman/events';
 import { ExitWatch, findExitsDir, type ExitNotice } from '../podman/exit-watch';
 import { PodmanCliScanner, type CliIntent } from '../podman/stop-intent';
 import type { DesiredStateStore } from './desired-state';
+import { waitNetworkReleased } from './network-release';
 import { RestartHistoryStore } from './restart-history';
 import { RestartPolicy, type PolicyClock, type RestartDecision } from './restart-policy';
 
@@ -571,6 +572,8 @@ export class Lazarus {
   private async bringUp(s: Supervised, release: LiveRelease): Promise<string> {
     const { podman } = this.deps;
     let how = 'restarted';
+    const net = await waitNetworkReleased(podman, release.container);
+    if (!net.released) this.deps.log?.warn({ event: 'lazarus_network_busy', app: s.app, container: release.container, waitedMs: Math.round(net.waitedMs) }, `Podman still holds the old network of ${release.container}; starting it anyway`);
     // Straight to start (the fast path after a death); a missing container is recreated first.
     const res = await withContext(
       `container ${release.container}: start`,
