@@ -36,7 +36,7 @@ import { PodmanEventStream, type PodmanEvent } from '../podman/events';
 import { ExitWatch, findExitsDir, type ExitNotice } from '../podman/exit-watch';
 import { PodmanCliScanner, type CliIntent } from '../podman/stop-intent';
 import type { DesiredStateStore } from './desired-state';
-import { waitNetworkReleased } from './network-release';
+import { sandboxKeyOf, waitNetworkReleased } from './network-release';
 import { RestartHistoryStore } from './restart-history';
 import { RestartPolicy, type PolicyClock, type RestartDecision } from './restart-policy';
 
@@ -92,6 +92,11 @@ interface Supervised {
   busy: boolean;
   // The StartedAt (ms) of the run whose death was handled, so a late `died` is not a new death.
   handledRun?: number;
+  // The running container's network namespace file: once it is gone after a death, Podman's
+  // cleanup has taken the old network down and a start sets up a new one (network-release.ts).
+  sandboxKey?: string;
+  // How long the last restart waited for that (reported with restart.done).
+  networkWaitMs?: number;
   // Set when a liveness failure killed the container: the death's reason.
   probeReason?: string;
   // The last restart attempt's decision (restart.done/failed carry its attempt).
@@ -304,11 +309,18 @@ export class Lazarus {
 
   // A container that runs as it should: liveness and the healthy clock.
   private markRunning(s: Supervised, release: LiveRelease): void {
+    void this.noteSandbox(s, release.container);
     s.state = 'running';
     if (s.policy.healthyAt() === undefined) s.policy.onStarted();
     this.saveHistory(s);
     this.armHealthy(s);
     this.watchLiveness(s, release);
+  }
+
+  private async noteSandbox(s: Supervised, container: string): Promise<void> {
+    s.sandboxKey = undefined;
+    const key = await sandboxKeyOf(this.deps.podman, container).catch(() => undefined);
+    if (s.container === container && s.state === 'running') s.sandboxKey = key;
   }
 
   private async adopt(s: Supervised): Promise<void> {
@@ -539,7 +551,7 @@ export class Lazarus {
       const how = await this.bringUp(s, release);
       s.podmanAway = false;
       const ms = Math.round((performance.now() - t0) * 10) / 10;
-      this.emit(s, { kind: 'restart.done', container: release.container, release: release.release, message: `${s.app} ${how} in ${ms} ms (attempt ${attempt})`, data: { attempt, ms } });
+      this.emit(s, { kind: 'restart.done', container: release.container, release: release.release, message: `${s.app} ${how} in ${ms} ms (attempt ${attempt}; ${s.networkWaitMs ?? 0} ms of it waiting for Podman to release the old network)`, data: { attempt, ms, networkWaitMs: s.networkWaitMs ?? 0 } });
     } catch (err) {
       const reason = (err as Error).message;
       s.busy = false;
@@ -572,7 +584,9 @@ export class Lazarus {
   private async bringUp(s: Supervised, release: LiveRelease): Promise<string> {
     const { podman } = this.deps;
     let how = 'restarted';
-    const net = await waitNetworkReleased(podman, release.container);
+    const net = await waitNetworkReleased(podman, release.container, { sandboxKey: s.sandboxKey });
+    s.sandboxKey = undefined;
+    s.networkWaitMs = Math.round(net.waitedMs);
     if (!net.released) this.deps.log?.warn({ event: 'lazarus_network_busy', app: s.app, container: release.container, waitedMs: Math.round(net.waitedMs) }, `Podman still holds the old network of ${release.container}; starting it anyway`);
     // Straight to start (the fast path after a death); a missing container is recreated first.
     const res = await withContext(
@@ -596,6 +610,7 @@ export class Lazarus {
     s.removedSeen = false;
     s.policy.onStarted();
     s.state = 'running';
+    void this.noteSandbox(s, release.container);
     this.saveHistory(s);
     this.armHealthy(s);
     this.emit(s, { kind: 'container.started', container: release.container, release: release.release, message: `${release.container} of ${s.app} is running (${how})`, data: { how } });
