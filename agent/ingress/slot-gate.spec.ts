@@ -55,6 +55,27 @@ describe('SlotGate', () => {
     }
   });
 
+  it('stops listening once a closed state is confirmed (checks cost nothing), and listens again when opened', async () => {
+    const port = await freePort();
+    const gate = await SlotGate.start({ ip: IP, port, open: true });
+    try {
+      gate.close();
+      const confirmed = gate.confirm(5_000);
+      for (let i = 0; i < GATE_CONFIRMING_CHECKS; i++) expect(await check(port)).toBe(503);
+      await confirmed;
+      await new Promise((r) => setTimeout(r, 20));
+      await expect(check(port)).rejects.toThrow('ECONNREFUSED');
+      await gate.confirm(100);
+      gate.open();
+      const open = gate.confirm(5_000);
+      await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < GATE_CONFIRMING_CHECKS; i++) expect(await check(port)).toBe(200);
+      await open;
+    } finally {
+      await gate.stop();
+    }
+  });
+
   it('says which address it cannot listen on', async () => {
     const port = await freePort();
     const gate = await SlotGate.start({ ip: IP, port });

@@ -551,7 +551,7 @@ export class Lazarus {
       const how = await this.bringUp(s, release);
       s.podmanAway = false;
       const ms = Math.round((performance.now() - t0) * 10) / 10;
-      this.emit(s, { kind: 'restart.done', container: release.container, release: release.release, message: `${s.app} ${how} in ${ms} ms (attempt ${attempt}; ${s.networkWaitMs ?? 0} ms of it waiting for Podman to release the old network)`, data: { attempt, ms, networkWaitMs: s.networkWaitMs ?? 0 } });
+      this.emit(s, { kind: 'restart.done', container: release.container, release: release.release, message: `${s.app} ${how} in ${ms} ms (attempt ${attempt}${s.networkWaitMs ? `; ${s.networkWaitMs} ms of it waiting for Podman to release the old network` : ''})`, data: { attempt, ms, networkWaitMs: s.networkWaitMs ?? 0 } });
     } catch (err) {
       const reason = (err as Error).message;
       s.busy = false;

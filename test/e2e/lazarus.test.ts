@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeEventSummary } from '../../src-main/api/contract';
 import { prepareAppHost, type AppHost } from '../support/app-host';
 import { AGENT_DIR_OF, operator, readPid, sh, startHarness, waitFor } from '../support/harness';
+import { launchUi, LoginPage, screenshot } from '../support/ui-pages';
 
 const NODE = 'h8';
 const PHOENIX = 'phoenix';
@@ -102,6 +103,32 @@ describe('Lazarus on a real node', () => {
     const rt = await runtime(PHOENIX);
     expect(rt).toMatchObject({ crashLooping: true, restarts: 5 });
     await expectServing('phoenix.test');
+  });
+
+  it('shows it in the UI (real Chromium): the crash-loop badge, the restart count updated live, the timeline', async () => {
+    const ui = await launchUi();
+    try {
+      const { page } = ui;
+      page.setDefaultTimeout(15_000);
+      await page.goto(x.hx.url);
+      await new LoginPage(page).login(x.hx.token);
+      await page.getByRole('navigation', { name: 'Main' }).waitFor();
+      await page.goto(`${x.hx.url}/#/apps/${PHOENIX}`);
+      const badge = page.locator('h1 ~ * .runtime, .runtime').first();
+      await expect.poll(() => badge.getAttribute('data-state')).toBe('crash-looping');
+      expect(await badge.getAttribute('data-restarts')).toBe('5');
+      await page.getByText('crashloop.entered').first().waitFor();
+      await screenshot(page, 'lazarus-01-crash-looping');
+      // One more crash: the count moves without a reload (events.appended / apps.runtime).
+      await killAndAwaitRestart(PHOENIX);
+      await expect.poll(() => badge.getAttribute('data-restarts'), { timeout: 15_000 }).toBe('6');
+      await screenshot(page, 'lazarus-02-live-restart');
+    } finally {
+      await ui.close();
+    }
+  });
+
+  it('clears the crash-loop mark with a new deploy', async () => {
     // A new deploy clears the mark.
     const d = await x.hx.cli(['deploy', PHOENIX]);
     expect(d.code, d.stderr).toBe(0);
