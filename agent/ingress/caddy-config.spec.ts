@@ -16,7 +16,7 @@ describe('buildCaddyConfig', () => {
       handler: 'reverse_proxy',
       upstreams: [{ dial: `${a}:28080` }, { dial: `${b}:28080` }],
       load_balancing: { selection_policy: { policy: 'first' }, try_duration: '5000ms', try_interval: '50ms' },
-      health_checks: { active: { uri: '/_podploy/slot', port: 28081, interval: '50ms', timeout: '1000ms', expect_status: 200 } },
+      health_checks: { active: { uri: '/_podploy/slot', port: 28081, interval: '100ms', timeout: '1000ms', expect_status: 200 } },
     });
     expect(JSON.stringify(config)).toBe(
       JSON.stringify({
