@@ -11,7 +11,12 @@ const APPS = Number(process.env.BENCH_APPS ?? 20);
 const WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? 60_000);
 const CLOCK_TICKS = 100;
 
-const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+const statusField = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+const rssOf = (pid: number) => statusField(pid, 'VmRSS');
+// RSS is the process's own memory (anonymous) plus the pages of files it maps, mostly the node
+// executable's code, which every Node process on the host shares.
+const splitOf = (pid: number) => `${mb(statusField(pid, 'RssAnon'))} own + ${mb(statusField(pid, 'RssFile'))} file-backed (the node binary's pages)`;
+const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
 // utime + stime, in seconds.
 function cpuSecondsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -55,11 +60,12 @@ export async function benchAgentSupervising(): Promise<void> {
     const agentRss = rssOf(agent);
     const bareRss = rssOf(bare);
     const natsRss = nats > 0 ? rssOf(nats) : 0;
+    const agentSplit = splitOf(agent);
+    const bareSplit = splitOf(bare);
     process.kill(bare, 'SIGKILL');
-    const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
     report(`agent at rest supervising ${running} containers on h10 over ${(WINDOW_MS / 1000).toFixed(0)} s (liveness probe every 10 s each, metrics every 10 s)`, {
-      'agent RSS': mb(agentRss),
-      'bare node RSS (baseline)': mb(bareRss),
+      'agent RSS': `${mb(agentRss)} = ${agentSplit}`,
+      'bare node RSS (baseline)': `${mb(bareRss)} = ${bareSplit}`,
       'ratio RSS agent / bare': (agentRss / bareRss).toFixed(2),
       'agent CPU': `${agentCpu.toFixed(2)} % of a core`,
       'bare node CPU (baseline)': `${bareCpu.toFixed(2)} % of a core`,
