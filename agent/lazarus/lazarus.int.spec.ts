@@ -293,6 +293,17 @@ describe('Lazarus with real Podman', () => {
     expect(agent.desired.get(app)?.stoppedBy).toBe('node');
   });
 
+  it('takes a `podman restart` on the node for a restart, not a stop, even when Podman writes a stop event', async () => {
+    const { app, container } = await deployed(agent);
+    for (let i = 0; i < 3; i++) {
+      await promisify(execFile)('podman', ['restart', '-t', '1', container]);
+      await sleep(1_500);
+      expect(await running(container)).toBe(true);
+    }
+    expect(agent.of(app, 'app.stopped')).toHaveLength(0);
+    expect(agent.lazarus.status(app)).not.toBe('stopped');
+  });
+
   it('supervises only the live container: a pending restart is dropped when a deploy switched the release meanwhile', async () => {
     const { app, container: r1 } = await deployed(agent, { restart: { ...SHORT, initialBackoffMs: 600, maxBackoffMs: 1_600 } });
     // A deploy's v2, not in service yet: its death is the Deployer's business.

@@ -48,6 +48,8 @@ const KILL_TIMEOUT_MS = 10_000;
 const BUSY_WAIT_STEP_MS = 20;
 const START_TIMEOUT_MS = 30_000;
 const CLI_RESTART_RECHECK_MS = 2_000;
+// A `stop` event this soon after a `restart` event of the same container is part of that restart.
+const CLI_RESTART_STOP_WINDOW_MS = 10_000;
 const BUSY_WAIT_MAX_MS = 30_000;
 
 export type AppRunStatus = 'running' | 'restarting' | 'crash-looping' | 'stopped' | 'unknown';
@@ -97,6 +99,8 @@ interface Supervised {
   sandboxKey?: string;
   // How long the last restart waited for that (reported with restart.done).
   networkWaitMs?: number;
+  // When Podman last reported a `restart` of the container (someone ran `podman restart`).
+  restartedByCliAt?: number;
   // Set when a liveness failure killed the container: the death's reason.
   probeReason?: string;
   // The last restart attempt's decision (restart.done/failed carry its attempt).
@@ -385,6 +389,10 @@ export class Lazarus {
         void this.diedEvent(s, e, detectedMs);
         return;
       }
+      case 'restart':
+        // `podman restart` on the node: its own stop event (when Podman writes one) is not a stop.
+        s.restartedByCliAt = this.clock.now();
+        return;
       case 'stop':
         void this.stopEvent(s, e);
         return;
@@ -416,6 +424,9 @@ export class Lazarus {
     if (!release || this.deps.desired.get(s.app)?.running === false || s.state === 'stopped') return;
     // A stop Lazarus itself made (a probe kill is a kill, not a stop) is not the node's.
     if (s.busy && s.state !== 'down') return;
+    // Nor is the stop half of a `podman restart`, which brings the container back itself.
+    if (s.restartedByCliAt !== undefined && this.clock.now() - s.restartedByCliAt < CLI_RESTART_STOP_WINDOW_MS) return;
+    if (this.cli.intent({ id: s.containerId, name: release.container }) === 'restart') return;
     await this.stoppedOnNode(s, release, `${e.name} was stopped with podman stop`);
   }
 
