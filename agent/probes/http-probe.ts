@@ -1,7 +1,7 @@
 // An HTTP liveness probe: GET the path on the container's address; it passes when the status is
 // in the range, and fails when the app does not answer with a status within the timeout.
 import { request } from 'node:http';
-import type { ProbeResult } from './probe-result';
+import { settleProbe, type ProbeResult } from './probe-result';
 
 export const PROBE_USER_AGENT = 'podploy-liveness';
 
@@ -17,20 +17,10 @@ export interface HttpProbeSpec {
 
 export function httpProbe(p: HttpProbeSpec): Promise<ProbeResult> {
   const where = `GET http://${p.ip.includes(':') ? `[${p.ip}]` : p.ip}:${p.port}${p.path}`;
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (result: ProbeResult) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      p.signal?.removeEventListener('abort', onAbort);
-      req.destroy();
-      resolve(result);
-    };
-    // The whole exchange up to the status line, not an idle timeout: an app that trickles bytes
-    // or accepts and never answers fails all the same.
-    const timer = setTimeout(() => finish({ ok: false, reason: `${where}: no answer within ${p.timeoutMs} ms` }), p.timeoutMs);
-    const onAbort = () => finish({ ok: false, reason: `${where}: cancelled` });
+  // The whole exchange up to the status line, not an idle timeout: an app that trickles bytes
+  // or accepts and never answers fails all the same.
+  const limits = { timeoutMs: p.timeoutMs, signal: p.signal, timeoutReason: `${where}: no answer within ${p.timeoutMs} ms`, cancelReason: `${where}: cancelled` };
+  return settleProbe(limits, (finish) => {
     const req = request(
       { host: p.ip, port: p.port, path: p.path, method: 'GET', agent: false, headers: { 'User-Agent': PROBE_USER_AGENT, Connection: 'close' } },
       (res) => {
@@ -41,8 +31,7 @@ export function httpProbe(p: HttpProbeSpec): Promise<ProbeResult> {
       },
     );
     req.on('error', (err) => finish({ ok: false, reason: `${where}: ${err.message}` }));
-    if (p.signal?.aborted) return onAbort();
-    p.signal?.addEventListener('abort', onAbort, { once: true });
     req.end();
+    return () => req.destroy();
   });
 }
