@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppName, AppSpec, ImageRef } from './app-spec';
 import { isRegistryHost, normalizeRegistry } from '../../proto/image-ref';
 import { HTTP_REDIRECT_MODES } from '../../proto/ingress-tls';
+import { MAX_RECORDING_RETENTION_DAYS, TERMINAL_DEFAULTS, TERMINAL_LIMITS } from '../../proto/terminal-defaults';
 
 export * from './app-spec';
 
@@ -320,6 +321,104 @@ export const EventsQuery = z.object({
   before: z.string().optional(),
 });
 
+// Terminals: a shell or command in an app's live container, or a shell on a node as the agent's
+// user. Every session is recorded (asciicast v2, sealed) and gets an audit row when it ends.
+export const TerminalTarget = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('app'), app: AppName, release: z.number().int().min(1).optional() }),
+  z.object({ kind: z.literal('node'), node: z.string().min(1) }),
+]);
+export type TerminalTarget = z.infer<typeof TerminalTarget>;
+const TerminalCols = z.number().int().min(TERMINAL_LIMITS.minCols).max(TERMINAL_LIMITS.maxCols);
+const TerminalRows = z.number().int().min(TERMINAL_LIMITS.minRows).max(TERMINAL_LIMITS.maxRows);
+export const TerminalOpenInput = z.object({
+  target: TerminalTarget,
+  // Empty: an interactive login shell.
+  command: z.array(z.string()).max(TERMINAL_LIMITS.maxCommandArgs).default([]),
+  // false: no terminal on the remote side; stdout and stderr come back apart (`podploy exec` without -t).
+  tty: z.boolean().default(true),
+  cols: TerminalCols.default(TERMINAL_DEFAULTS.cols),
+  rows: TerminalRows.default(TERMINAL_DEFAULTS.rows),
+});
+export type TerminalOpenInput = z.input<typeof TerminalOpenInput>;
+
+// What terminal.open streams while the session runs: first `opened`, then output. Every output's
+// data.length counts toward flow control (terminal.ack).
+export const TerminalEvent = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('opened'),
+    session: z.string(),
+    node: z.string(),
+    app: z.string().nullable(),
+    container: z.string(),
+    command: z.array(z.string()),
+    user: z.string(),
+    // Shown to the operator before anything else: the session is recorded.
+    banner: z.string(),
+  }),
+  z.object({ kind: z.literal('output'), data: z.string() }),
+  z.object({ kind: z.literal('stderr'), data: z.string() }),
+]);
+export type TerminalEvent = z.infer<typeof TerminalEvent>;
+
+export const RecordingState = z.enum(['live', 'ended', 'interrupted']);
+export const RecordingSummary = z.object({
+  id: z.string(),
+  actor: z.string(),
+  source: z.string(), // desktop, browser, cli
+  node: z.string(), // the node's name when the session ran
+  app: z.string().nullable(),
+  container: z.string(), // "" for a node shell
+  command: z.array(z.string()),
+  tty: z.boolean(),
+  cols: z.number().int(),
+  rows: z.number().int(),
+  startedAt: z.number(),
+  endedAt: z.number().nullable(),
+  durationMs: z.number().nullable(),
+  exitCode: z.number().int().nullable(),
+  // Why it ended: "exited", "closed by the operator", "the agent connection broke", ...
+  endReason: z.string().nullable(),
+  // live: running now; ended: closed properly; interrupted: the control plane stopped during the
+  // session, and the recording holds everything up to its last sealed chunk.
+  state: RecordingState,
+  // The sealed file on disk.
+  bytes: z.number().int(),
+  inputBytes: z.number().int(),
+  outputBytes: z.number().int(),
+});
+export type RecordingSummary = z.infer<typeof RecordingSummary>;
+
+export const TerminalResult = z.object({
+  session: z.string(),
+  exitCode: z.number().int().nullable(),
+  reason: z.string(),
+  recording: RecordingSummary,
+});
+export type TerminalResult = z.infer<typeof TerminalResult>;
+
+export const RecordingsQuery = z.object({
+  node: z.string().optional(),
+  app: AppName.optional(),
+  actor: z.string().optional(),
+  sinceMs: z.number().optional(),
+  untilMs: z.number().optional(),
+  limit: z.number().int().min(1).max(10_000).default(200),
+});
+
+// A recording read back: the asciicast v2 text arrives as progress chunks (in order); the result
+// says whether every chunk verified. A tampered, reordered or wrong-key file fails the call
+// (code "integrity") after no chunk past the damage was sent.
+export const RecordingChunk = z.object({ text: z.string() });
+export const RecordingReadResult = z.object({
+  recording: RecordingSummary,
+  chars: z.number().int(),
+  // The file ends before its final chunk (the control plane stopped mid-session): everything
+  // up to the last sealed chunk was read and verified.
+  truncated: z.boolean(),
+});
+
+export const RetentionSettings = z.object({ days: z.number().int().min(0).max(MAX_RECORDING_RETENTION_DAYS) });
+
 export const procedures = {
   'session.whoami': { input: z.object({}), output: Session },
   'nodes.list': { input: z.object({}), output: z.array(NodeSummary) },
@@ -400,6 +499,23 @@ export const procedures = {
     output: z.array(MetricsPoint),
   },
   'events.links': { input: z.object({}), output: z.array(EventLinkStatus) },
+  // Runs until the remote process exits or the caller cancels (cancel = close the session).
+  'terminal.open': { input: TerminalOpenInput, output: TerminalResult, progress: TerminalEvent },
+  'terminal.input': {
+    input: z.object({ session: z.string().min(1), data: z.string().max(TERMINAL_LIMITS.maxInputBytes) }),
+    output: z.object({}),
+  },
+  'terminal.resize': { input: z.object({ session: z.string().min(1), cols: TerminalCols, rows: TerminalRows }), output: z.object({}) },
+  // The client has shown/written this many more chars of output (flow control: TERMINAL_FLOW).
+  'terminal.ack': { input: z.object({ session: z.string().min(1), chars: z.number().int().min(0) }), output: z.object({}) },
+  // No more stdin for a session without a tty (`podploy exec -i` reading a pipe).
+  'terminal.eof': { input: z.object({ session: z.string().min(1) }), output: z.object({}) },
+  'recordings.list': { input: RecordingsQuery, output: z.array(RecordingSummary) },
+  'recordings.get': { input: z.object({ id: z.string().min(1) }), output: RecordingSummary },
+  'recordings.read': { input: z.object({ id: z.string().min(1) }), output: RecordingReadResult, progress: RecordingChunk },
+  'recordings.delete': { input: z.object({ id: z.string().min(1) }), output: z.object({ id: z.string() }) },
+  'recordings.retention': { input: z.object({}), output: RetentionSettings },
+  'recordings.setRetention': { input: RetentionSettings, output: z.object({ days: z.number().int(), deleted: z.number().int() }) },
 } as const;
 
 // Live topics a client may subscribe to.
@@ -412,6 +528,8 @@ export const topics = {
   'events.appended': NodeEventSummary,
   'metrics.appended': MetricsPoint,
   'apps.runtime': AppRuntime,
+  'recordings.changed': RecordingSummary,
+  'recordings.deleted': z.object({ id: z.string() }),
 } as const;
 
 export type Procedures = typeof procedures;
@@ -455,6 +573,8 @@ export type ApiErrorCode =
   | 'unsupported_os'
   | 'agent_failed'
   | 'deploy_failed'
+  // Stored data failed its authentication (tampered, reordered, truncated or another key).
+  | 'integrity'
   | 'internal';
 
 export class ApiError extends Error {

@@ -191,3 +191,33 @@ export const eventLinks = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.nodeId, t.stream] })],
 );
+
+// Terminal sessions and their recordings (asciicast v2 sealed in `file`, under the data
+// folder). One row per session, written when it opens and completed when it ends.
+export const recordings = sqliteTable(
+  'recordings',
+  {
+    id: text('id').primaryKey(),
+    actor: text('actor').notNull(),
+    source: text('source').notNull(),
+    nodeId: text('node_id').notNull(),
+    nodeName: text('node_name').notNull(),
+    app: text('app'),
+    container: text('container').notNull(),
+    command: text('command', { mode: 'json' }).$type<string[]>().notNull(),
+    tty: integer('tty', { mode: 'boolean' }).notNull(),
+    cols: integer('cols').notNull(),
+    rows: integer('rows').notNull(),
+    startedAt: integer('started_at').notNull(),
+    endedAt: integer('ended_at'),
+    exitCode: integer('exit_code'),
+    endReason: text('end_reason'),
+    state: text('state', { enum: ['live', 'ended', 'interrupted'] }).notNull(),
+    // Relative to the data folder.
+    file: text('file').notNull(),
+    bytes: integer('bytes').notNull().default(0),
+    inputBytes: integer('input_bytes').notNull().default(0),
+    outputBytes: integer('output_bytes').notNull().default(0),
+  },
+  (t) => [index('recordings_started').on(t.startedAt), index('recordings_node').on(t.nodeId, t.startedAt), index('recordings_app').on(t.app, t.startedAt)],
+);

@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -106,6 +108,35 @@ export interface CommandEnvelope {
   setIngressSettings?: SetIngressSettings | undefined;
   removeApp?: RemoveApp | undefined;
   setAppRunning?: SetAppRunning | undefined;
+  openTerminal?: OpenTerminal | undefined;
+}
+
+/**
+ * Opens an interactive session; only through the Terminal RPC (Execute refuses it).
+ * Defaults and limits: proto/terminal-defaults.ts.
+ */
+export interface OpenTerminal {
+  /** the control plane's id for the session (its recording's id) */
+  sessionId: string;
+  /** exec into this app's live container (or `container`) */
+  app: string;
+  /** a PodPloy container of `app` by name or id; empty: the live one */
+  container: string;
+  /** a shell on the node itself as the agent's user (app empty) */
+  nodeShell: boolean;
+  /** empty: an interactive login shell */
+  command: string[];
+  /** false: no terminal; stdout and stderr come apart */
+  tty: boolean;
+  cols: number;
+  rows: number;
+  /** added to the process's environment (TERM...) */
+  env: { [key: string]: string };
+}
+
+export interface OpenTerminal_EnvEntry {
+  key: string;
+  value: string;
 }
 
 /**
@@ -339,6 +370,61 @@ export interface ContainerInfo {
 
 export interface ListContainersResponse {
   containers: ContainerInfo[];
+}
+
+export interface TerminalInput {
+  /** first, exactly once */
+  open?:
+    | SignedCommand
+    | undefined;
+  /** keystrokes / stdin bytes */
+  data?: Buffer | undefined;
+  resize?:
+    | TerminalSize
+    | undefined;
+  /** no more stdin (non-interactive exec); the process goes on */
+  stdinEof?: boolean | undefined;
+}
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+export interface TerminalOutput {
+  /** first, once the process runs */
+  opened?:
+    | TerminalOpened
+    | undefined;
+  /** the terminal's output (tty), or stdout */
+  data?:
+    | Buffer
+    | undefined;
+  /** without a tty only */
+  stderr?:
+    | Buffer
+    | undefined;
+  /** last, exactly once */
+  exit?: TerminalExit | undefined;
+}
+
+export interface TerminalOpened {
+  /** the container's name; empty for a node shell */
+  container: string;
+  release: string;
+  /** what runs */
+  command: string[];
+  /** as whom (node shell: the agent's user; container: its user or "") */
+  user: string;
+  /** the process on the node */
+  pid: number;
+}
+
+export interface TerminalExit {
+  /** the process's exit code; -1 when it was ended (not exited) */
+  code: number;
+  /** "exited", "closed by the caller", "container stopped", ... */
+  reason: string;
 }
 
 export interface SetLabels {
@@ -1516,6 +1602,7 @@ function createBaseCommandEnvelope(): CommandEnvelope {
     setIngressSettings: undefined,
     removeApp: undefined,
     setAppRunning: undefined,
+    openTerminal: undefined,
   };
 }
 
@@ -1550,6 +1637,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     }
     if (message.setAppRunning !== undefined) {
       SetAppRunning.encode(message.setAppRunning, writer.uint32(130).fork()).join();
+    }
+    if (message.openTerminal !== undefined) {
+      OpenTerminal.encode(message.openTerminal, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -1647,6 +1737,14 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
             message.setAppRunning = SetAppRunning.decode(reader, reader.uint32());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.openTerminal = OpenTerminal.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1703,6 +1801,11 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
         : isSet(object.set_app_running)
         ? SetAppRunning.fromJSON(object.set_app_running)
         : undefined,
+      openTerminal: isSet(object.openTerminal)
+        ? OpenTerminal.fromJSON(object.openTerminal)
+        : isSet(object.open_terminal)
+        ? OpenTerminal.fromJSON(object.open_terminal)
+        : undefined,
     };
   },
 
@@ -1738,6 +1841,9 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     if (message.setAppRunning !== undefined) {
       obj.setAppRunning = SetAppRunning.toJSON(message.setAppRunning);
     }
+    if (message.openTerminal !== undefined) {
+      obj.openTerminal = OpenTerminal.toJSON(message.openTerminal);
+    }
     return obj;
   },
 
@@ -1766,6 +1872,339 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     message.setAppRunning = (object.setAppRunning !== undefined && object.setAppRunning !== null)
       ? SetAppRunning.fromPartial(object.setAppRunning)
       : undefined;
+    message.openTerminal = (object.openTerminal !== undefined && object.openTerminal !== null)
+      ? OpenTerminal.fromPartial(object.openTerminal)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOpenTerminal(): OpenTerminal {
+  return {
+    sessionId: "",
+    app: "",
+    container: "",
+    nodeShell: false,
+    command: [],
+    tty: false,
+    cols: 0,
+    rows: 0,
+    env: {},
+  };
+}
+
+export const OpenTerminal: MessageFns<OpenTerminal> = {
+  encode(message: OpenTerminal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.app !== "") {
+      writer.uint32(18).string(message.app);
+    }
+    if (message.container !== "") {
+      writer.uint32(26).string(message.container);
+    }
+    if (message.nodeShell !== false) {
+      writer.uint32(32).bool(message.nodeShell);
+    }
+    for (const v of message.command) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.tty !== false) {
+      writer.uint32(48).bool(message.tty);
+    }
+    if (message.cols !== 0) {
+      writer.uint32(56).uint32(message.cols);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(64).uint32(message.rows);
+    }
+    globalThis.Object.entries(message.env).forEach(([key, value]: [string, string]) => {
+      OpenTerminal_EnvEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenTerminal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenTerminal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.nodeShell = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.tty = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.cols = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = OpenTerminal_EnvEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.env[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenTerminal {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      nodeShell: isSet(object.nodeShell)
+        ? globalThis.Boolean(object.nodeShell)
+        : isSet(object.node_shell)
+        ? globalThis.Boolean(object.node_shell)
+        : false,
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+      tty: isSet(object.tty) ? globalThis.Boolean(object.tty) : false,
+      cols: isSet(object.cols) ? globalThis.Number(object.cols) : 0,
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+      env: isObject(object.env)
+        ? (globalThis.Object.entries(object.env) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: OpenTerminal): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.nodeShell !== false) {
+      obj.nodeShell = message.nodeShell;
+    }
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    if (message.tty !== false) {
+      obj.tty = message.tty;
+    }
+    if (message.cols !== 0) {
+      obj.cols = Math.round(message.cols);
+    }
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    if (message.env) {
+      const entries = globalThis.Object.entries(message.env) as [string, string][];
+      if (entries.length > 0) {
+        obj.env = {};
+        entries.forEach(([k, v]) => {
+          obj.env[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OpenTerminal>): OpenTerminal {
+    return OpenTerminal.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OpenTerminal>): OpenTerminal {
+    const message = createBaseOpenTerminal();
+    message.sessionId = object.sessionId ?? "";
+    message.app = object.app ?? "";
+    message.container = object.container ?? "";
+    message.nodeShell = object.nodeShell ?? false;
+    message.command = object.command?.map((e) => e) || [];
+    message.tty = object.tty ?? false;
+    message.cols = object.cols ?? 0;
+    message.rows = object.rows ?? 0;
+    message.env = (globalThis.Object.entries(object.env ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseOpenTerminal_EnvEntry(): OpenTerminal_EnvEntry {
+  return { key: "", value: "" };
+}
+
+export const OpenTerminal_EnvEntry: MessageFns<OpenTerminal_EnvEntry> = {
+  encode(message: OpenTerminal_EnvEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OpenTerminal_EnvEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOpenTerminal_EnvEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OpenTerminal_EnvEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: OpenTerminal_EnvEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<OpenTerminal_EnvEntry>): OpenTerminal_EnvEntry {
+    return OpenTerminal_EnvEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<OpenTerminal_EnvEntry>): OpenTerminal_EnvEntry {
+    const message = createBaseOpenTerminal_EnvEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -4436,6 +4875,555 @@ export const ListContainersResponse: MessageFns<ListContainersResponse> = {
   },
 };
 
+function createBaseTerminalInput(): TerminalInput {
+  return { open: undefined, data: undefined, resize: undefined, stdinEof: undefined };
+}
+
+export const TerminalInput: MessageFns<TerminalInput> = {
+  encode(message: TerminalInput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.open !== undefined) {
+      SignedCommand.encode(message.open, writer.uint32(10).fork()).join();
+    }
+    if (message.data !== undefined) {
+      writer.uint32(18).bytes(message.data);
+    }
+    if (message.resize !== undefined) {
+      TerminalSize.encode(message.resize, writer.uint32(26).fork()).join();
+    }
+    if (message.stdinEof !== undefined) {
+      writer.uint32(32).bool(message.stdinEof);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalInput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalInput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.open = SignedCommand.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resize = TerminalSize.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stdinEof = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalInput {
+    return {
+      open: isSet(object.open) ? SignedCommand.fromJSON(object.open) : undefined,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : undefined,
+      resize: isSet(object.resize) ? TerminalSize.fromJSON(object.resize) : undefined,
+      stdinEof: isSet(object.stdinEof)
+        ? globalThis.Boolean(object.stdinEof)
+        : isSet(object.stdin_eof)
+        ? globalThis.Boolean(object.stdin_eof)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TerminalInput): unknown {
+    const obj: any = {};
+    if (message.open !== undefined) {
+      obj.open = SignedCommand.toJSON(message.open);
+    }
+    if (message.data !== undefined) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.resize !== undefined) {
+      obj.resize = TerminalSize.toJSON(message.resize);
+    }
+    if (message.stdinEof !== undefined) {
+      obj.stdinEof = message.stdinEof;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TerminalInput>): TerminalInput {
+    return TerminalInput.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalInput>): TerminalInput {
+    const message = createBaseTerminalInput();
+    message.open = (object.open !== undefined && object.open !== null)
+      ? SignedCommand.fromPartial(object.open)
+      : undefined;
+    message.data = object.data ?? undefined;
+    message.resize = (object.resize !== undefined && object.resize !== null)
+      ? TerminalSize.fromPartial(object.resize)
+      : undefined;
+    message.stdinEof = object.stdinEof ?? undefined;
+    return message;
+  },
+};
+
+function createBaseTerminalSize(): TerminalSize {
+  return { cols: 0, rows: 0 };
+}
+
+export const TerminalSize: MessageFns<TerminalSize> = {
+  encode(message: TerminalSize, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cols !== 0) {
+      writer.uint32(8).uint32(message.cols);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(16).uint32(message.rows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalSize {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalSize();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cols = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalSize {
+    return {
+      cols: isSet(object.cols) ? globalThis.Number(object.cols) : 0,
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+    };
+  },
+
+  toJSON(message: TerminalSize): unknown {
+    const obj: any = {};
+    if (message.cols !== 0) {
+      obj.cols = Math.round(message.cols);
+    }
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TerminalSize>): TerminalSize {
+    return TerminalSize.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalSize>): TerminalSize {
+    const message = createBaseTerminalSize();
+    message.cols = object.cols ?? 0;
+    message.rows = object.rows ?? 0;
+    return message;
+  },
+};
+
+function createBaseTerminalOutput(): TerminalOutput {
+  return { opened: undefined, data: undefined, stderr: undefined, exit: undefined };
+}
+
+export const TerminalOutput: MessageFns<TerminalOutput> = {
+  encode(message: TerminalOutput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.opened !== undefined) {
+      TerminalOpened.encode(message.opened, writer.uint32(10).fork()).join();
+    }
+    if (message.data !== undefined) {
+      writer.uint32(18).bytes(message.data);
+    }
+    if (message.stderr !== undefined) {
+      writer.uint32(26).bytes(message.stderr);
+    }
+    if (message.exit !== undefined) {
+      TerminalExit.encode(message.exit, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalOutput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalOutput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.opened = TerminalOpened.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stderr = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.exit = TerminalExit.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalOutput {
+    return {
+      opened: isSet(object.opened) ? TerminalOpened.fromJSON(object.opened) : undefined,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : undefined,
+      stderr: isSet(object.stderr) ? Buffer.from(bytesFromBase64(object.stderr)) : undefined,
+      exit: isSet(object.exit) ? TerminalExit.fromJSON(object.exit) : undefined,
+    };
+  },
+
+  toJSON(message: TerminalOutput): unknown {
+    const obj: any = {};
+    if (message.opened !== undefined) {
+      obj.opened = TerminalOpened.toJSON(message.opened);
+    }
+    if (message.data !== undefined) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.stderr !== undefined) {
+      obj.stderr = base64FromBytes(message.stderr);
+    }
+    if (message.exit !== undefined) {
+      obj.exit = TerminalExit.toJSON(message.exit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TerminalOutput>): TerminalOutput {
+    return TerminalOutput.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalOutput>): TerminalOutput {
+    const message = createBaseTerminalOutput();
+    message.opened = (object.opened !== undefined && object.opened !== null)
+      ? TerminalOpened.fromPartial(object.opened)
+      : undefined;
+    message.data = object.data ?? undefined;
+    message.stderr = object.stderr ?? undefined;
+    message.exit = (object.exit !== undefined && object.exit !== null)
+      ? TerminalExit.fromPartial(object.exit)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTerminalOpened(): TerminalOpened {
+  return { container: "", release: "", command: [], user: "", pid: 0 };
+}
+
+export const TerminalOpened: MessageFns<TerminalOpened> = {
+  encode(message: TerminalOpened, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== "") {
+      writer.uint32(10).string(message.container);
+    }
+    if (message.release !== "") {
+      writer.uint32(18).string(message.release);
+    }
+    for (const v of message.command) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.user !== "") {
+      writer.uint32(34).string(message.user);
+    }
+    if (message.pid !== 0) {
+      writer.uint32(40).int32(message.pid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalOpened {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalOpened();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.release = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pid = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalOpened {
+    return {
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      release: isSet(object.release) ? globalThis.String(object.release) : "",
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+    };
+  },
+
+  toJSON(message: TerminalOpened): unknown {
+    const obj: any = {};
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.release !== "") {
+      obj.release = message.release;
+    }
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.pid !== 0) {
+      obj.pid = Math.round(message.pid);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TerminalOpened>): TerminalOpened {
+    return TerminalOpened.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalOpened>): TerminalOpened {
+    const message = createBaseTerminalOpened();
+    message.container = object.container ?? "";
+    message.release = object.release ?? "";
+    message.command = object.command?.map((e) => e) || [];
+    message.user = object.user ?? "";
+    message.pid = object.pid ?? 0;
+    return message;
+  },
+};
+
+function createBaseTerminalExit(): TerminalExit {
+  return { code: 0, reason: "" };
+}
+
+export const TerminalExit: MessageFns<TerminalExit> = {
+  encode(message: TerminalExit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalExit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalExit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalExit {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: TerminalExit): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TerminalExit>): TerminalExit {
+    return TerminalExit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TerminalExit>): TerminalExit {
+    const message = createBaseTerminalExit();
+    message.code = object.code ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 function createBaseSetLabels(): SetLabels {
   return { labels: {} };
 }
@@ -4903,6 +5891,25 @@ export const AgentService = {
       Buffer.from(ListContainersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListContainersResponse => ListContainersResponse.decode(value),
   },
+  /**
+   * State-changing and interactive: a terminal in an app's container (Podman exec) or on the
+   * node (a PTY, as the agent's user). The first message must be `open`, a SignedCommand carrying
+   * open_terminal; then input, resizes and an optional stdin EOF. The agent answers `opened`,
+   * then output, then exactly one `exit`, and ends the stream. The caller's half-close or cancel,
+   * or a broken connection, ends the remote process (and everything it started) at once.
+   * Refusals before anything runs are gRPC errors: PERMISSION_DENIED (unsigned, bad signature,
+   * replayed, expired), NOT_FOUND (no such app or container), FAILED_PRECONDITION (not running),
+   * INVALID_ARGUMENT (first message not a valid open).
+   */
+  terminal: {
+    path: "/podploy.agent.v1.Agent/Terminal" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: TerminalInput): Buffer => Buffer.from(TerminalInput.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TerminalInput => TerminalInput.decode(value),
+    responseSerialize: (value: TerminalOutput): Buffer => Buffer.from(TerminalOutput.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TerminalOutput => TerminalOutput.decode(value),
+  },
 } as const;
 
 export interface AgentServer extends UntypedServiceImplementation {
@@ -4921,6 +5928,17 @@ export interface AgentServer extends UntypedServiceImplementation {
   logs: handleServerStreamingCall<LogsRequest, LogChunk>;
   /** Read-only: the containers PodPloy runs on this node. */
   listContainers: handleUnaryCall<ListContainersRequest, ListContainersResponse>;
+  /**
+   * State-changing and interactive: a terminal in an app's container (Podman exec) or on the
+   * node (a PTY, as the agent's user). The first message must be `open`, a SignedCommand carrying
+   * open_terminal; then input, resizes and an optional stdin EOF. The agent answers `opened`,
+   * then output, then exactly one `exit`, and ends the stream. The caller's half-close or cancel,
+   * or a broken connection, ends the remote process (and everything it started) at once.
+   * Refusals before anything runs are gRPC errors: PERMISSION_DENIED (unsigned, bad signature,
+   * replayed, expired), NOT_FOUND (no such app or container), FAILED_PRECONDITION (not running),
+   * INVALID_ARGUMENT (first message not a valid open).
+   */
+  terminal: handleBidiStreamingCall<TerminalInput, TerminalOutput>;
 }
 
 export interface AgentClient extends Client {
@@ -4992,6 +6010,19 @@ export interface AgentClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListContainersResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * State-changing and interactive: a terminal in an app's container (Podman exec) or on the
+   * node (a PTY, as the agent's user). The first message must be `open`, a SignedCommand carrying
+   * open_terminal; then input, resizes and an optional stdin EOF. The agent answers `opened`,
+   * then output, then exactly one `exit`, and ends the stream. The caller's half-close or cancel,
+   * or a broken connection, ends the remote process (and everything it started) at once.
+   * Refusals before anything runs are gRPC errors: PERMISSION_DENIED (unsigned, bad signature,
+   * replayed, expired), NOT_FOUND (no such app or container), FAILED_PRECONDITION (not running),
+   * INVALID_ARGUMENT (first message not a valid open).
+   */
+  terminal(): ClientDuplexStream<TerminalInput, TerminalOutput>;
+  terminal(options: Partial<CallOptions>): ClientDuplexStream<TerminalInput, TerminalOutput>;
+  terminal(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<TerminalInput, TerminalOutput>;
 }
 
 export const AgentClient = makeGenericClientConstructor(AgentService, "podploy.agent.v1.Agent") as unknown as {
