@@ -7,14 +7,14 @@ PPT_LOG=/var/log/podploy-test             # sshd logs (there is no syslog on the
 PPT_BARE_BIN=/opt/ppbare/bin              # ppbare2's PATH: everything but podman
 PPT_IMAGE=localhost/busybox:latest        # the local test image every Podman user gets
 PPT_IMAGE_VERSION=1                       # bump to re-import the image for every user
-# h1-h3 serve onboarding, deploys and the UI; h4-h11 give the app suites (secrets, logs, builds,
-# TLS, self-healing h8, events h9, benchmarks h10, terminals h11) a host each, so they never share a node's ports or Podman.
-PPT_HOSTS=(h1 h2 h3 h4 h5 h6 h7 h8 h9 h10 h11)
-PPT_PLAIN_HOSTS=(h4 h5 h6 h7 h8 h9 h10 h11)                # one user each: ppdeployN
-PPT_USERS=(ppdeploy1 pppass1 ppdeploy2 ppbare2 ppdeploy3 ppdeploy4 ppdeploy5 ppdeploy6 ppdeploy7 ppdeploy8 ppdeploy9 ppdeploy10 ppdeploy11)
-PPT_PODMAN_USERS=(ppdeploy1 pppass1 ppdeploy2 ppdeploy3 ppdeploy4 ppdeploy5 ppdeploy6 ppdeploy7 ppdeploy8 ppdeploy9 ppdeploy10 ppdeploy11) # ppbare2 must not find Podman
-PPT_KEY_USERS=(ppdeploy1 ppdeploy2 ppbare2 ppdeploy3 ppdeploy4 ppdeploy5 ppdeploy6 ppdeploy7 ppdeploy8 ppdeploy9 ppdeploy10 ppdeploy11)    # pppass1 logs in with its password
-PPT_SUDO_USERS=(ppdeploy1 ppdeploy2 ppdeploy3 ppbare2 ppdeploy4 ppdeploy5 ppdeploy6 ppdeploy7 ppdeploy8 ppdeploy9 ppdeploy10 ppdeploy11)   # sudo -n /usr/bin/apt-get only
+# h1-h3 serve onboarding, deploys and the UI; h4-h12 give the app suites (secrets, logs, builds,
+# TLS, self-healing h8, events h9, benchmarks h10, terminals h11, backups h12) a host each, so they never share a node's ports or Podman.
+PPT_HOSTS=(h1 h2 h3 h4 h5 h6 h7 h8 h9 h10 h11 h12)
+PPT_PLAIN_HOSTS=(h4 h5 h6 h7 h8 h9 h10 h11 h12)                # one user each: ppdeployN
+PPT_USERS=(ppdeploy1 pppass1 ppdeploy2 ppbare2 ppdeploy3 ppdeploy4 ppdeploy5 ppdeploy6 ppdeploy7 ppdeploy8 ppdeploy9 ppdeploy10 ppdeploy11 ppdeploy12)
+PPT_PODMAN_USERS=(ppdeploy1 pppass1 ppdeploy2 ppdeploy3 ppdeploy4 ppdeploy5 ppdeploy6 ppdeploy7 ppdeploy8 ppdeploy9 ppdeploy10 ppdeploy11 ppdeploy12) # ppbare2 must not find Podman
+PPT_KEY_USERS=(ppdeploy1 ppdeploy2 ppbare2 ppdeploy3 ppdeploy4 ppdeploy5 ppdeploy6 ppdeploy7 ppdeploy8 ppdeploy9 ppdeploy10 ppdeploy11 ppdeploy12)    # pppass1 logs in with its password
+PPT_SUDO_USERS=(ppdeploy1 ppdeploy2 ppdeploy3 ppbare2 ppdeploy4 ppdeploy5 ppdeploy6 ppdeploy7 ppdeploy8 ppdeploy9 ppdeploy10 ppdeploy11 ppdeploy12)   # sudo -n /usr/bin/apt-get only
 PPT_PASS_USER=pppass1
 PPT_BARE_USER=ppbare2
 PPT_SSH_TIMEOUT_S=5
@@ -27,7 +27,7 @@ ppt_users_of() {
   case $1 in
     h1) echo "ppdeploy1 pppass1" ;;
     h2) echo "ppdeploy2 ppbare2" ;;
-    h[3-9] | h1[01]) echo "ppdeploy${1#h}" ;;
+    h[3-9] | h1[0-2]) echo "ppdeploy${1#h}" ;;
     *) return 1 ;;
   esac
 }
@@ -35,7 +35,7 @@ ppt_host_of() {
   case $1 in
     ppdeploy1 | pppass1) echo h1 ;;
     ppdeploy2 | ppbare2) echo h2 ;;
-    ppdeploy[3-9] | ppdeploy1[01]) echo "h${1#ppdeploy}" ;;
+    ppdeploy[3-9] | ppdeploy1[0-2]) echo "h${1#ppdeploy}" ;;
     *) return 1 ;;
   esac
 }
