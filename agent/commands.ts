@@ -86,6 +86,7 @@ export class CommandExecutor {
     if (envelope.removeApp) return this.removeApp(envelope.removeApp);
     if (envelope.setAppRunning) return this.setAppRunning(envelope.setAppRunning);
     if (envelope.deployApp) throw new UnknownCommand('a signed deploy_app goes through the Deploy RPC (it streams its steps), not Execute');
+    if (envelope.openTerminal) throw new UnknownCommand('a signed open_terminal goes through the Terminal RPC');
     this.deps.log.warn({ event: 'command_unknown', actor: envelope.actor, nonce: envelope.nonce }, 'signed command of an unknown kind');
     throw new UnknownCommand('the signed command carries no command this agent knows; upgrade the agent');
   }
@@ -111,5 +112,6 @@ export function commandName(envelope: CommandEnvelope): string {
   if (envelope.deployApp) return 'deploy_app';
   if (envelope.removeApp) return 'remove_app';
   if (envelope.setAppRunning) return 'set_app_running';
+  if (envelope.openTerminal) return 'open_terminal';
   return 'unknown';
 }

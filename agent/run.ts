@@ -18,6 +18,8 @@ import { createAgentService, startAgentServer } from './server';
 import { LabelsStore } from './state/labels-store';
 import { NonceFileStore } from './state/nonce-file-store';
 import { startNodeEvents } from './events/node-events';
+import { containerKill } from './terminal/container-session';
+import { LiveTerminals } from './terminal/live-sessions';
 import { AGENT_VERSION } from './version';
 
 // How long the start-up secrets sweep waits for Podman's service to answer.
@@ -83,7 +85,10 @@ export async function runAgent(config: AgentConfig): Promise<void> {
       onDeployed: (signed: SignedCommand) => lazarus.deployed(signed),
       events: nodeEvents.sink,
     };
-    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys });
+    // Terminal sessions a killed agent left running end before new ones can open.
+    const terminalSessions = new LiveTerminals(config.stateDir);
+    await terminalSessions.endOrphans(containerKill(podman), log);
+    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys, terminals: { sessions: terminalSessions, events: nodeEvents.sink } });
     const server = await startAgentServer(config.listenHost, config.listenPort, tls, service);
     log.info({ event: 'agent_started', version: AGENT_VERSION, nodeId: config.nodeId, listen: `${config.listenHost}:${server.port}`, apps: Object.keys(ingress.known()).length }, 'agent listening');
     nodeEvents.sink.emit({ kind: 'agent.started', message: `agent ${AGENT_VERSION} started`, data: { version: AGENT_VERSION, apps: Object.keys(ingress.known()).length } });
@@ -92,7 +97,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
       log.info({ event: 'agent_stopping', signal }, 'agent stopping');
       liveness.close();
       // Events last: what stopping emits still goes out (within the publisher's close deadline).
-      Promise.allSettled([lazarus.stop(), server.stop(), ingress.stop()])
+      Promise.allSettled([lazarus.stop(), server.stop(), ingress.stop(), terminalSessions.endOrphans(containerKill(podman), log, 'stop')])
         .then(() => nodeEvents.stop())
         .finally(() => process.exit(0));
     };

@@ -11,6 +11,7 @@ import { DeployRefusedError } from './deploy/deploy-app';
 import { LazarusRefused } from './lazarus/lazarus';
 import { runDeploy, type DeployCallDeps } from './deploy-rpc';
 import { listAppContainers, LogsRefused, streamLogs, type AppView } from './logs-rpc';
+import { handleTerminal, type TerminalCallDeps } from './terminal/terminal-rpc';
 import type { GateRegistry } from './deploy/deploy-app';
 import type { AgentTls } from './config';
 import { collectFacts } from './facts';
@@ -36,6 +37,8 @@ export interface AgentServiceDeps {
   deploys?: Omit<DeployCallDeps, 'nodeId' | 'log'>;
   // What Logs and ListContainers read; absent: taken from deploys (no live release without it).
   apps?: AppView;
+  // The node's live terminal sessions and where their events go; absent: Terminal answers UNAVAILABLE.
+  terminals?: Pick<TerminalCallDeps, 'sessions' | 'events'>;
 }
 
 function appViewOf(deps: AgentServiceDeps): AppView {
@@ -180,6 +183,13 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
           },
         )
         .finally(() => log.info({ event: 'logs_ended', app, cancelled: controller.signal.aborted }, `logs of ${app} ended`));
+    },
+
+    // Bidirectional: a signed open first, then the session (see terminal/terminal-rpc.ts for the order).
+    terminal(call) {
+      if (!callerIsControlPlane(call, log)) return failStream(call, notControlPlane());
+      if (!deps.terminals) return failStream(call, grpcError(status.UNAVAILABLE, `node ${deps.nodeId}: this agent runs without terminals`));
+      handleTerminal(call, { nodeId: deps.nodeId, podman: deps.podman, apps, commands: deps.commands, log, ...deps.terminals });
     },
 
     listContainers(call, callback) {

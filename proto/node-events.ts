@@ -38,6 +38,8 @@ export const NODE_EVENT_KINDS = [
   'deploy.step',
   'agent.started',
   'agent.warning',
+  'terminal.opened',
+  'terminal.closed',
 ] as const;
 export type NodeEventKind = (typeof NODE_EVENT_KINDS)[number];
 

@@ -1,7 +1,8 @@
 // Running a command inside a container through Podman's exec API: create an exec session, start
 // it attached, read its output, then ask for its exit code. No CLI anywhere.
 import type { IncomingMessage } from 'node:http';
-import { PodmanError, withContext, type PodmanClient } from './client';
+import { connect, type Socket } from 'node:net';
+import { LIBPOD_API_PREFIX, PodmanError, withContext, type PodmanClient } from './client';
 
 export const EXEC_REQUEST_TIMEOUT_MS = 10_000;
 // Each of stdout and stderr keeps at most this much of a run-to-completion exec; the rest is
@@ -212,5 +213,144 @@ export class ExecOutput {
     // A copy: the chunk's memory belongs to the stream.
     this.kept[stream].push(Buffer.from(part));
     this.size[stream] += part.length;
+  }
+}
+
+// Starts an exec session attached WITH STDIN: Podman hijacks the HTTP connection (101, or 200 on
+// some versions) and the socket becomes the process's raw bidirectional byte stream (framed
+// output unless tty; what is written is stdin, end() closes stdin). Rejects with a PodmanError
+// when Podman answers anything else. The caller owns the socket.
+export function attachExec(podman: PodmanClient, id: string, options: { tty: boolean; timeoutMs?: number }): Promise<Socket> {
+  const path = `${LIBPOD_API_PREFIX}/exec/${encodeURIComponent(id)}/start`;
+  const body = JSON.stringify({ Detach: false, Tty: options.tty });
+  const timeoutMs = options.timeoutMs ?? EXEC_REQUEST_TIMEOUT_MS;
+  const where = `Podman at ${podman.socketPath}: POST ${path}`;
+  return new Promise((resolve, reject) => {
+    const socket = connect(podman.socketPath);
+    let head = Buffer.alloc(0);
+    const fail = (why: string, status?: number) => {
+      socket.destroy();
+      reject(new PodmanError(`exec ${id.slice(0, 12)}: start: ${where} ${why}`, podman.socketPath, status));
+    };
+    const timer = setTimeout(() => fail(`did not answer within ${timeoutMs} ms`), timeoutMs);
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      fail(`failed: ${err.message}`);
+    };
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > MAX_RESPONSE_HEAD_BYTES) {
+          clearTimeout(timer);
+          fail('sent an answer head that never ends');
+        }
+        return;
+      }
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      const response = parseResponseHead(head.subarray(0, end).toString('latin1'));
+      const rest = head.subarray(end + 4);
+      if (response.status === 101 || response.status === 200) {
+        socket.pause();
+        if (rest.length) socket.unshift(rest);
+        return resolve(socket);
+      }
+      readErrorBody(socket, rest).then((text) => fail(`answered HTTP ${response.status}: ${podmanMessage(text)}`, response.status));
+    };
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: podman\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n${body}`,
+    );
+  });
+}
+
+const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
+const MAX_ERROR_BODY_BYTES = 4 * 1024;
+
+export function parseResponseHead(head: string): { status: number; headers: Record<string, string> } {
+  const [statusLine, ...lines] = head.split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1] ?? 0);
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status, headers };
+}
+
+function readErrorBody(socket: Socket, first: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    let body = first;
+    const done = () => {
+      clearTimeout(timer);
+      resolve(body.subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8'));
+    };
+    const timer = setTimeout(done, EXEC_REQUEST_TIMEOUT_MS);
+    socket.on('data', (c: Buffer) => {
+      body = Buffer.concat([body, c]).subarray(0, MAX_ERROR_BODY_BYTES + 1);
+      // One JSON object: Podman's error body.
+      if (/\}\s*$/.test(body.toString('utf8'))) done();
+    });
+    socket.once('end', done);
+    socket.once('error', done);
+  });
+}
+
+function podmanMessage(body: string): string {
+  const json = body.slice(body.indexOf('{'));
+  try {
+    const parsed = JSON.parse(json) as { message?: unknown };
+    if (typeof parsed.message === 'string' && parsed.message) return parsed.message;
+  } catch {
+    // not JSON: quote it
+  }
+  return body.trim().slice(0, 300);
+}
+
+// The terminal size of a running exec session with a TTY (Podman refuses before it runs).
+export async function resizeExec(podman: PodmanClient, id: string, cols: number, rows: number): Promise<void> {
+  await withContext(
+    `exec ${id.slice(0, 12)}: resize to ${cols}x${rows}`,
+    podman.call(`/exec/${encodeURIComponent(id)}/resize`, { method: 'POST', query: { h: rows, w: cols }, timeoutMs: EXEC_REQUEST_TIMEOUT_MS }),
+  );
+}
+
+// The exit code of an exec session whose output ended (Podman may report it running a moment).
+export function execExitCode(podman: PodmanClient, id: string, signal: AbortSignal = new AbortController().signal): Promise<number> {
+  return exitCodeOf(podman, id, signal);
+}
+
+// Splits Podman's framed (non-TTY) output as it arrives: each payload piece goes to onPayload
+// with its stream at once, nothing is kept.
+export class ExecFrameReader {
+  private header: Buffer = Buffer.alloc(0);
+  private stream: 1 | 2 = 1;
+  private remaining = 0;
+
+  constructor(private readonly onPayload: (stream: 1 | 2, payload: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    let rest = chunk;
+    while (rest.length > 0) {
+      if (this.remaining > 0) {
+        const part = rest.subarray(0, this.remaining);
+        this.remaining -= part.length;
+        rest = rest.subarray(part.length);
+        this.onPayload(this.stream, part);
+        continue;
+      }
+      const need = FRAME_HEADER_BYTES - this.header.length;
+      this.header = Buffer.concat([this.header, rest.subarray(0, need)]);
+      rest = rest.subarray(need);
+      if (this.header.length < FRAME_HEADER_BYTES) return;
+      // 3 is Podman's own error text: it goes with stderr.
+      this.stream = this.header[0] === 1 ? 1 : 2;
+      this.remaining = this.header.readUInt32BE(4);
+      this.header = Buffer.alloc(0);
+    }
   }
 }
