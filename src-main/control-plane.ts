@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Router } from './api/router';
+import type { RecordingSummary } from './api/contract';
 import { AuditLog } from './audit';
 import { Fleet } from './agents/fleet';
 import { loadAgentBundle } from './agents/agent-bundle';
@@ -35,6 +36,11 @@ import { EventStore } from './events/event-store';
 import { eventsHandlers, nodeNameCache } from './events/events-service';
 import { loadOrCreateControlPlaneNkey } from './events/nats-identity';
 import { NatsTunnels } from './events/nats-tunnel';
+import { recordingsKey } from './crypto/derived-keys';
+import { RecordingStore } from './terminal/recording-store';
+import { recoverInterruptedRecordings } from './terminal/recording-recovery';
+import { Recordings, recordingsHandlers } from './terminal/recordings-service';
+import { TerminalSessions, terminalHandlers } from './terminal/terminal-service';
 
 export const VERSION = '0.1.0';
 export const DB_FILE = 'podploy.db';
@@ -115,6 +121,20 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     log: { info: (msg, extra) => log.info(extra ?? {}, msg), warn: (msg, extra) => log.warn(extra ?? {}, msg) },
   });
 
+  // Terminal sessions and their sealed recordings (asciicast v2) under <dataDir>/recordings.
+  const recordingStore = new RecordingStore(db);
+  const terminalSessions = new TerminalSessions();
+  const recordingDeps = {
+    db,
+    store: recordingStore,
+    audit,
+    dataDir: opts.dataDir,
+    recordingsKey: recordingsKey(masterKey),
+    publishChanged: (r: RecordingSummary) => router.publish('recordings.changed', r),
+    publishDeleted: (id: string) => router.publish('recordings.deleted', { id }),
+  };
+  const recordings = new Recordings(recordingDeps);
+
   router = new Router({
     'session.whoami': async (_i, ctx) => ({ user: ctx.actor, source: ctx.source, version: VERSION }),
     ...nodeHandlers({
@@ -161,7 +181,12 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     ...tlsHandlers({ db, nodes, fleet, audit }),
     ...registryHandlers({ store: registries, audit }),
     'audit.list': async ({ limit, beforeId }) => audit.list(limit, beforeId),
+    ...terminalHandlers({ ...recordingDeps, nodes, fleet }, terminalSessions),
+    ...recordingsHandlers(recordingDeps, recordings),
   });
+
+  await recoverInterruptedRecordings(recordingDeps);
+  const stopRecordingSweeper = recordings.startSweeper((err) => log.warn({ error: err instanceof Error ? err.message : String(err) }, 'recordings retention sweep failed'));
 
   fleet.start();
   events.start();
@@ -175,6 +200,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     version: VERSION,
     firstAdminToken,
     async close() {
+      stopRecordingSweeper();
+      await terminalSessions.closeAll();
       await events.stop();
       await fleet.stop();
       db.$client.close();

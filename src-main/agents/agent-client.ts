@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ClientReadableStream } from '@grpc/grpc-js';
+import { credentials, Metadata, type ClientDuplexStream, type ClientReadableStream } from '@grpc/grpc-js';
 import type { Server } from 'node:net';
 import {
   AgentClient,
@@ -10,9 +10,13 @@ import {
   type ListContainersResponse,
   type LogChunk,
   type LogsRequest,
+  type OpenTerminal,
+  type TerminalInput,
+  type TerminalOutput,
   type UsageReport,
 } from '../../proto/gen/podploy/agent/v1/agent';
 import { signCommand } from '../../proto/signing';
+import { OPEN_TERMINAL_TTL_MS } from '../../proto/terminal-defaults';
 import { ApiError } from '../api/contract';
 import { agentServerName, type CertAndKey } from '../crypto/fleet-ca';
 import type { SshSession } from '../ssh/ssh-session';
@@ -98,6 +102,15 @@ export class AgentConnection {
   // follow (the agent then stops reading from Podman). Pausing the stream pushes back to the node.
   logs(request: LogsRequest): ClientReadableStream<LogChunk> {
     return this.client.logs(request);
+  }
+
+  // Interactive: the stream's first message is the signed open; the caller writes input, resizes
+  // and stdin EOF, reads opened/output/exit, and half-closes or cancels it to end the session.
+  terminal(open: OpenTerminal, actor: string, ttlMs = OPEN_TERMINAL_TTL_MS): ClientDuplexStream<TerminalInput, TerminalOutput> {
+    const signed = signCommand({ nodeId: this.nodeId, actor, openTerminal: open }, this.creds.signingKey, { ttlMs });
+    const stream = this.client.terminal();
+    stream.write({ open: signed });
+    return stream;
   }
 
   listContainers(app: string, deadlineMs = LIST_CONTAINERS_DEADLINE_MS): Promise<ListContainersResponse> {

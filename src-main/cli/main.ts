@@ -15,6 +15,8 @@ import { deployProgressPrinter, wantsColor } from './deploy-output';
 import { registerTlsCommands } from './tls-commands';
 import { registerLogsCommands } from './logs-commands';
 import { registerEventsCommands } from './events-commands';
+import { registerTerminalCommands } from './terminal-commands';
+import { registerRecordingsCommands } from './recordings-commands';
 
 const program = new Command();
 program
@@ -249,6 +251,8 @@ registerRegistryCommands(program, { withApi, print });
 registerTlsCommands(program, { withApi, print });
 registerLogsCommands(program, { withApi });
 registerEventsCommands(program, { withApi });
+registerTerminalCommands(program, { withApi });
+registerRecordingsCommands(program, { withApi });
 
 program
   .command('deploy')
