@@ -1,8 +1,12 @@
 // Hash routing: works the same from file:// (Electron) and from `podploy serve`.
-export type Route = { page: 'nodes' } | { page: 'node'; name: string } | { page: 'apps' } | { page: 'app'; name: string } | { page: 'audit' } | { page: 'app-logs'; name: string } | { page: 'events'; filter: string };
+import { parseTerminalRoute, terminalRouteHref, type TerminalRoute } from './terminal-routes';
+
+export type Route = TerminalRoute | { page: 'nodes' } | { page: 'node'; name: string } | { page: 'apps' } | { page: 'app'; name: string } | { page: 'audit' } | { page: 'app-logs'; name: string } | { page: 'events'; filter: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
+  const terminal = parseTerminalRoute(path);
+  if (terminal) return terminal;
   const node = /^\/nodes\/([^/]+)$/.exec(path);
   if (node) return { page: 'node', name: decodeURIComponent(node[1]) };
   const logs = /^\/apps\/([^/]+)\/logs$/.exec(path);
@@ -32,6 +36,10 @@ export function routeHref(route: Route): string {
       return `#/apps/${encodeURIComponent(route.name)}/logs`;
     case 'events':
       return route.filter ? `#/events?q=${encodeURIComponent(route.filter)}` : '#/events';
+    case 'terminal':
+    case 'recordings':
+    case 'recording':
+      return terminalRouteHref(route);
   }
 }
 

@@ -319,3 +319,65 @@ export class AppPage {
     return this.secrets.getByRole('button', { name: /Set secret|Saving/ });
   }
 }
+
+// A terminal page (#/terminal/app/NAME or #/terminal/node/NAME): the xterm screen, the banner
+// that says the session is recorded, and its state (connecting, live, ended, failed).
+export class TerminalPage {
+  constructor(readonly page: Page) {}
+  get screen(): Locator {
+    return this.page.getByTestId('terminal');
+  }
+  get banner(): Locator {
+    return this.page.getByTestId('terminal-banner');
+  }
+  get recordingId(): Locator {
+    return this.page.getByTestId('terminal-recording-id');
+  }
+  get close(): Locator {
+    return this.page.getByTestId('terminal-close');
+  }
+  get replay(): Locator {
+    return this.page.getByTestId('terminal-replay');
+  }
+  get error(): Locator {
+    return this.page.getByTestId('terminal-error');
+  }
+  async state(): Promise<string> {
+    return (await this.banner.getAttribute('data-state')) ?? '';
+  }
+  async waitState(state: string, timeout = 30_000): Promise<void> {
+    await this.page.locator(`[data-testid="terminal-banner"][data-state="${state}"]`).waitFor({ timeout });
+  }
+  // What the screen shows now, row by row.
+  text(): Promise<string> {
+    return this.screen.locator('.xterm-rows').innerText();
+  }
+  async typeLine(line: string): Promise<void> {
+    await this.screen.click();
+    await this.page.keyboard.type(line);
+    await this.page.keyboard.press('Enter');
+  }
+}
+
+// A recording's player (#/recordings/ID).
+export class RecordingPlayer {
+  constructor(readonly page: Page) {}
+  get player(): Locator {
+    return this.page.getByTestId('cast-player');
+  }
+  get toggle(): Locator {
+    return this.page.getByTestId('player-toggle');
+  }
+  get seek(): Locator {
+    return this.page.getByTestId('player-seek');
+  }
+  get error(): Locator {
+    return this.page.getByTestId('recording-error');
+  }
+  speed(x: number): Locator {
+    return this.page.locator(`[data-testid="player-speed"] [data-speed="${x}"]`);
+  }
+  text(): Promise<string> {
+    return this.player.locator('.xterm-rows').innerText();
+  }
+}
