@@ -7,6 +7,7 @@ import { benchEventsThroughput } from './events-throughput.bench';
 import { benchLazarusDetection } from './lazarus-detection.bench';
 import { benchLogsThroughput } from './logs-throughput.bench';
 import { benchOnboarding } from './onboarding.bench';
+import { benchTerminal } from './terminal.bench';
 
 const only = process.argv[2];
 if (!only || only === 'onboarding') await benchOnboarding();
@@ -16,4 +17,5 @@ if (!only || only === 'logs') await benchLogsThroughput();
 if (!only || only === 'lazarus') await benchLazarusDetection();
 if (!only || only === 'events') await benchEventsThroughput();
 if (!only || only === 'supervising') await benchAgentSupervising();
+if (!only || only === 'terminal') await benchTerminal();
 process.exit(0);
