@@ -23,6 +23,8 @@ await build({
   keepNames: true,
   sourcemap: false,
   legalComments: 'none',
+  // ssh2's optional native speed-ups (SFTP backup destinations): left out, ssh2 falls back to JS.
+  external: ['cpu-features', '*.node'],
   logLevel: 'warning',
   define: { __PODPLOY_AGENT_VERSION__: JSON.stringify(version) },
   banner: { js: `// podploy-agent ${version} (bundled; see agent/ in the PodPloy repository)` },
