@@ -422,3 +422,12 @@ function parseDate(value: string | undefined): Date | undefined {
   const d = new Date(value);
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
+
+// Freezes every process of a running container (cgroup freezer); it keeps its memory and sockets.
+export async function pauseContainer(podman: PodmanClient, name: string): Promise<void> {
+  await withContext(`container ${name}: pause`, podman.call(`/containers/${encodeURIComponent(name)}/pause`, { method: 'POST', timeoutMs: CONTAINER_REQUEST_TIMEOUT_MS }));
+}
+
+export async function unpauseContainer(podman: PodmanClient, name: string): Promise<void> {
+  await withContext(`container ${name}: unpause`, podman.call(`/containers/${encodeURIComponent(name)}/unpause`, { method: 'POST', timeoutMs: CONTAINER_REQUEST_TIMEOUT_MS }));
+}

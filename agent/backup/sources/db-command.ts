@@ -1,0 +1,50 @@
+// What the database dumps and restores share: names checked before they reach a command line or
+// SQL, and a shell wrapper that finds the tool and reads a password from stdin, so no secret is
+// put in an argv or in Podman's stored exec config (which keeps its environment).
+import { Readable } from 'node:stream';
+import type { PodmanClient } from '../../podman/client';
+import type { ExecCommand } from './exec-process';
+import { runExecWithInput } from './exec-stream';
+
+// Exit code of a shell whose command was not found, and of our wrapper when no tool is there.
+export const COMMAND_NOT_FOUND = 127;
+const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_$.-]{0,62}$/;
+
+export function checkName(what: string, name: string): void {
+  if (!NAME_PATTERN.test(name)) throw new Error(`${what} "${name}" is not a plain name (letters, digits, _ $ . -, at most 63): refusing to put it in a command`);
+}
+
+export interface DbCommandSpec {
+  container: string;
+  // The tools to try in order (mysqldump, then mariadb-dump); the first one installed runs.
+  tools: string[];
+  args: string[];
+  // The environment variable the tool reads its password from (PGPASSWORD, MYSQL_PWD).
+  passwordVariable?: string;
+  password?: string;
+  user?: string;
+  what: string;
+}
+
+// sh -c SCRIPT NAME ARGS…: reads the password line when asked, then execs the first tool found.
+export function dbCommand(spec: DbCommandSpec): ExecCommand {
+  if (spec.password !== undefined && /[\r\n]/.test(spec.password)) throw new Error(`${spec.what}: the password contains a line break, which the agent cannot pass on stdin`);
+  const readPassword = spec.password !== undefined && spec.passwordVariable ? `IFS= read -r ${spec.passwordVariable} || true; export ${spec.passwordVariable}; ` : '';
+  const tools = spec.tools.join(' ');
+  const script =
+    `${readPassword}for tool in ${tools}; do command -v "$tool" >/dev/null 2>&1 && exec "$tool" "$@"; done; ` +
+    `echo "${spec.tools.join(' or ')}: not installed in this container (not on its PATH)" >&2; exit ${COMMAND_NOT_FOUND}`;
+  return {
+    container: spec.container,
+    cmd: ['sh', '-c', script, spec.tools[0]!, ...spec.args],
+    user: spec.user,
+    what: spec.what,
+    stdinPrefix: readPassword ? Buffer.from(`${spec.password}\n`) : undefined,
+    explainExit: (code) => (code === COMMAND_NOT_FOUND ? `${spec.tools.join(' or ')} (or sh) is not installed in container ${spec.container}; dump with a container that has the database's client tools` : undefined),
+  };
+}
+
+// Runs a short database command (create, drop) to completion; SourceCommandError on failure.
+export function runDbCommand(podman: PodmanClient, command: ExecCommand, signal?: AbortSignal): Promise<void> {
+  return runExecWithInput(podman, command, Readable.from([]), { signal });
+}
