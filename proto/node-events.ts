@@ -40,6 +40,15 @@ export const NODE_EVENT_KINDS = [
   'agent.warning',
   'terminal.opened',
   'terminal.closed',
+  // data: { runId, policyId, trigger, attempt } and, when ended, { plainBytes, sealedBytes,
+  // durationMs, sha256, copies (JSON of BackupCopy[]), error }
+  'backup.started',
+  'backup.done',
+  'backup.failed',
+  // data: { runId, policyId, reason (keep rules), destinations }
+  'backup.pruned',
+  'restore.done',
+  'restore.failed',
 ] as const;
 export type NodeEventKind = (typeof NODE_EVENT_KINDS)[number];
 

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { AppName, AppSpec, ImageRef } from './app-spec';
 import { isRegistryHost, normalizeRegistry } from '../../proto/image-ref';
 import { HTTP_REDIRECT_MODES } from '../../proto/ingress-tls';
+import { BACKUP_DEFAULTS, MAX_RETRY_ATTEMPTS, MAX_RETRY_DELAY_MS } from '../../proto/backup-defaults';
+import { MAX_RETENTION_COUNT } from '../../proto/backup-retention';
 import { MAX_RECORDING_RETENTION_DAYS, TERMINAL_DEFAULTS, TERMINAL_LIMITS } from '../../proto/terminal-defaults';
 
 export * from './app-spec';
@@ -419,6 +421,154 @@ export const RecordingReadResult = z.object({
 
 export const RetentionSettings = z.object({ days: z.number().int().min(0).max(MAX_RECORDING_RETENTION_DAYS) });
 
+// Backups. A destination is where runs go (its secret settings are write-only); a policy says
+// what (an app's volume or database, or PodPloy's own state), when (cron), where and how long.
+export const DestinationName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a destination name is 1-63 lowercase letters, digits or dashes');
+export const DestinationInput = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('local'), name: DestinationName, path: z.string().min(1) }),
+  z.object({
+    kind: z.literal('s3'),
+    name: DestinationName,
+    endpoint: z.string().url().optional(),
+    region: z.string().optional(),
+    bucket: z.string().min(1),
+    prefix: z.string().optional(),
+    forcePathStyle: z.boolean().optional(),
+    accessKeyId: z.string().min(1),
+    secretAccessKey: z.string().min(1),
+  }),
+  z.object({
+    kind: z.literal('sftp'),
+    name: DestinationName,
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).optional(),
+    user: z.string().min(1),
+    folder: z.string().min(1),
+    hostKeyFingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'the host key fingerprint is SHA256:... as ssh-keygen -lf prints it'),
+    privateKey: z.string().optional(),
+    passphrase: z.string().optional(),
+    password: z.string().optional(),
+  }),
+]);
+export type DestinationInput = z.input<typeof DestinationInput>;
+export const DestinationSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(['local', 's3', 'sftp']),
+  // The non-secret settings; secret ones are listed by name only.
+  settings: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  secrets: z.array(z.string()),
+  where: z.string(),
+  createdAt: z.number(),
+  createdBy: z.string(),
+});
+export type DestinationSummary = z.infer<typeof DestinationSummary>;
+
+export const BackupSourceInput = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('volume'), volume: z.string().min(1), consistency: z.enum(['live', 'pause']).default(BACKUP_DEFAULTS.consistency) }),
+  z.object({ kind: z.literal('postgres'), database: z.string().min(1), user: z.string().optional(), passwordSecret: z.string().optional() }),
+  z.object({ kind: z.literal('mysql'), database: z.string().min(1), user: z.string().optional(), passwordSecret: z.string().optional() }),
+  z.object({ kind: z.literal('sqlite'), path: z.string().min(1) }),
+  // PodPloy's own SQLite state (nodes, apps, releases, sealed secrets), backed up by the control plane.
+  z.object({ kind: z.literal('control-plane') }),
+]);
+export type BackupSourceInput = z.input<typeof BackupSourceInput>;
+const RetentionCount = z.number().int().min(0).max(MAX_RETENTION_COUNT);
+export const BackupRetentionInput = z.object({
+  last: RetentionCount.default(BACKUP_DEFAULTS.retention.last),
+  daily: RetentionCount.default(BACKUP_DEFAULTS.retention.daily),
+  weekly: RetentionCount.default(BACKUP_DEFAULTS.retention.weekly),
+  monthly: RetentionCount.default(BACKUP_DEFAULTS.retention.monthly),
+});
+export const PolicyName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a policy name is 1-63 lowercase letters, digits or dashes');
+export const BackupPolicyInput = z.object({
+  name: PolicyName,
+  // The app whose volume or database is backed up; absent for the control-plane source.
+  app: AppName.optional(),
+  source: BackupSourceInput,
+  schedules: z.array(z.string().min(1)).default([...BACKUP_DEFAULTS.schedules]),
+  timezone: z.string().default(BACKUP_DEFAULTS.timezone),
+  destinations: z.array(DestinationName).min(1),
+  retention: BackupRetentionInput.default({ ...BACKUP_DEFAULTS.retention }),
+  retryAttempts: z.number().int().min(0).max(MAX_RETRY_ATTEMPTS).default(BACKUP_DEFAULTS.retryAttempts),
+  retryDelayMs: z.number().int().min(1_000).max(MAX_RETRY_DELAY_MS).default(BACKUP_DEFAULTS.retryDelayMs),
+  enabled: z.boolean().default(true),
+});
+export type BackupPolicyInput = z.input<typeof BackupPolicyInput>;
+
+export const BackupCopySummary = z.object({ destination: z.string(), ok: z.boolean(), error: z.string().nullable() });
+export const BackupRunSummary = z.object({
+  id: z.string(),
+  policy: z.string(),
+  app: z.string().nullable(),
+  node: z.string().nullable(), // null: the control plane's own state
+  sourceKind: z.string(),
+  trigger: z.enum(['schedule', 'manual', 'retry']),
+  attempt: z.number().int(),
+  startedAt: z.number(),
+  finishedAt: z.number().nullable(),
+  status: z.enum(['running', 'ok', 'failed', 'pruned']),
+  plainBytes: z.number(),
+  sealedBytes: z.number(),
+  sha256: z.string().nullable(),
+  copies: z.array(BackupCopySummary),
+  error: z.string().nullable(),
+});
+export type BackupRunSummary = z.infer<typeof BackupRunSummary>;
+
+export const BackupPolicySummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  app: z.string().nullable(),
+  node: z.string().nullable(),
+  source: BackupSourceInput,
+  schedules: z.array(z.string()),
+  timezone: z.string(),
+  destinations: z.array(z.string()),
+  retention: z.object({ last: z.number().int(), daily: z.number().int(), weekly: z.number().int(), monthly: z.number().int() }),
+  retryAttempts: z.number().int(),
+  retryDelayMs: z.number().int(),
+  enabled: z.boolean(),
+  nextRuns: z.array(z.number()),
+  lastRun: BackupRunSummary.nullable(),
+  // Whether the node holds this version of the policy (it runs schedules by itself).
+  pushed: z.boolean(),
+  pushError: z.string().nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+export type BackupPolicySummary = z.infer<typeof BackupPolicySummary>;
+
+export const BackupProgressEvent = z.object({
+  phase: z.string(),
+  plainBytes: z.number(),
+  sealedBytes: z.number(),
+  message: z.string(),
+});
+export type BackupProgressEvent = z.infer<typeof BackupProgressEvent>;
+
+export const RestoreInput = z.object({
+  run: z.string().min(1),
+  // Which copy to read; absent: the first destination that holds it.
+  destination: DestinationName.optional(),
+  // new (default): into a new volume or database named `target`; over: the app's own, after
+  // confirmation (the app is stopped, restored and redeployed through the zero-downtime path).
+  mode: z.enum(['new', 'over']).default('new'),
+  target: z.string().optional(),
+  confirm: z.boolean().default(false),
+  // Restores the run into another app (same source kind), e.g. a staging copy.
+  into: AppName.optional(),
+});
+export type RestoreInput = z.input<typeof RestoreInput>;
+export const RestoreResult = z.object({
+  run: z.string(),
+  mode: z.enum(['new', 'over']),
+  target: z.string(),
+  plainBytes: z.number(),
+  sha256: z.string(),
+  durationMs: z.number(),
+});
+
 export const procedures = {
   'session.whoami': { input: z.object({}), output: Session },
   'nodes.list': { input: z.object({}), output: z.array(NodeSummary) },
@@ -516,6 +666,26 @@ export const procedures = {
   'recordings.delete': { input: z.object({ id: z.string().min(1) }), output: z.object({ id: z.string() }) },
   'recordings.retention': { input: z.object({}), output: RetentionSettings },
   'recordings.setRetention': { input: RetentionSettings, output: z.object({ days: z.number().int(), deleted: z.number().int() }) },
+  'backups.destinations.list': { input: z.object({}), output: z.array(DestinationSummary) },
+  // Adds or replaces (by name) a destination; policies using it are pushed again.
+  'backups.destinations.set': { input: DestinationInput, output: DestinationSummary },
+  'backups.destinations.remove': { input: z.object({ name: DestinationName }), output: z.object({ name: z.string() }) },
+  // "Test connection": from the node (absent: the node of the first policy using it, else the
+  // control plane itself): reach, authenticate, write, read back and delete a small object.
+  'backups.destinations.test': {
+    input: z.object({ name: DestinationName, node: z.string().optional() }),
+    output: z.object({ ok: z.boolean(), from: z.string(), message: z.string(), durationMs: z.number() }),
+  },
+  'backups.policies.list': { input: z.object({ app: AppName.optional() }), output: z.array(BackupPolicySummary) },
+  // Creates or replaces (by name) a policy and pushes the node's policies, signed.
+  'backups.policies.set': { input: BackupPolicyInput, output: BackupPolicySummary },
+  'backups.policies.remove': { input: z.object({ name: PolicyName }), output: z.object({ name: z.string() }) },
+  'backups.run': { input: z.object({ policy: PolicyName }), output: BackupRunSummary, progress: BackupProgressEvent },
+  'backups.runs': {
+    input: z.object({ policy: PolicyName.optional(), app: AppName.optional(), limit: z.number().int().min(1).max(10_000).default(200) }),
+    output: z.array(BackupRunSummary),
+  },
+  'backups.restore': { input: RestoreInput, output: RestoreResult, progress: BackupProgressEvent },
 } as const;
 
 // Live topics a client may subscribe to.
@@ -530,6 +700,8 @@ export const topics = {
   'apps.runtime': AppRuntime,
   'recordings.changed': RecordingSummary,
   'recordings.deleted': z.object({ id: z.string() }),
+  'backups.runs.changed': BackupRunSummary,
+  'backups.policies.changed': BackupPolicySummary,
 } as const;
 
 export type Procedures = typeof procedures;

@@ -221,3 +221,53 @@ export const recordings = sqliteTable(
   },
   (t) => [index('recordings_started').on(t.startedAt), index('recordings_node').on(t.nodeId, t.startedAt), index('recordings_app').on(t.app, t.startedAt)],
 );
+
+// Where backup runs go. Secret settings are sealed under the master key in `sealedSecrets`.
+export const backupDestinations = sqliteTable('backup_destinations', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  kind: text('kind', { enum: ['local', 's3', 'sftp'] }).notNull(),
+  settings: text('settings', { mode: 'json' }).$type<Record<string, string | number | boolean>>().notNull(),
+  sealedSecrets: blob('sealed_secrets', { mode: 'buffer' }),
+  createdAt: integer('created_at').notNull(),
+  createdBy: text('created_by').notNull(),
+});
+
+// What is backed up, when, where and how long. `spec` is the policy as the API took it
+// (BackupPolicyInput after defaults); `pushedVersion` = `version` once the node holds it.
+export const backupPolicies = sqliteTable('backup_policies', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  app: text('app'),
+  nodeId: text('node_id'),
+  spec: text('spec', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  version: integer('version').notNull().default(1),
+  pushedVersion: integer('pushed_version').notNull().default(0),
+  pushError: text('push_error'),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+// Every run, as the node (or the control plane, for its own state) reported it.
+export const backupRuns = sqliteTable(
+  'backup_runs',
+  {
+    id: text('id').primaryKey(),
+    policyId: text('policy_id').notNull(),
+    policyName: text('policy_name').notNull(),
+    app: text('app'),
+    nodeId: text('node_id'),
+    sourceKind: text('source_kind').notNull(),
+    trigger: text('trigger', { enum: ['schedule', 'manual', 'retry'] }).notNull(),
+    attempt: integer('attempt').notNull(),
+    startedAt: integer('started_at').notNull(),
+    finishedAt: integer('finished_at'),
+    status: text('status', { enum: ['running', 'ok', 'failed', 'pruned'] }).notNull(),
+    plainBytes: integer('plain_bytes').notNull().default(0),
+    sealedBytes: integer('sealed_bytes').notNull().default(0),
+    sha256: text('sha256'),
+    copies: text('copies', { mode: 'json' }).$type<{ destinationId: string; key: string; ok: boolean; error: string | null }[]>().notNull(),
+    error: text('error'),
+  },
+  (t) => [index('backup_runs_policy').on(t.policyId, t.startedAt), index('backup_runs_started').on(t.startedAt)],
+);

@@ -109,6 +109,171 @@ export interface CommandEnvelope {
   removeApp?: RemoveApp | undefined;
   setAppRunning?: SetAppRunning | undefined;
   openTerminal?: OpenTerminal | undefined;
+  setBackupPolicies?: SetBackupPolicies | undefined;
+  runBackup?: RunBackup | undefined;
+  restoreBackup?: RestoreBackup | undefined;
+  testBackupDestination?: TestBackupDestination | undefined;
+}
+
+/** Replaces the node's policies (the agent keeps this signed command as its backup state). */
+export interface SetBackupPolicies {
+  policies: BackupPolicy[];
+  /**
+   * The node's backup key (32 bytes, derived by the control plane from its master key for this
+   * node), sealed under the node's secrets key like sealed_secrets. Every run is encrypted with it.
+   */
+  sealedBackupKey: Buffer;
+}
+
+export interface BackupPolicy {
+  id: string;
+  name: string;
+  /** the app whose volume or database is backed up */
+  app: string;
+  source:
+    | BackupSource
+    | undefined;
+  /** cron expressions (croner) */
+  schedules: string[];
+  /** IANA; "" = UTC */
+  timezone: string;
+  destinations: BackupDestination[];
+  retention:
+    | BackupRetention
+    | undefined;
+  /** further attempts after a failed run */
+  retryAttempts: number;
+  retryDelayMs: number;
+  /** false: kept, not scheduled (manual runs still work) */
+  enabled: boolean;
+}
+
+export interface BackupSource {
+  /** "volume", "postgres", "mysql", "sqlite" */
+  kind: string;
+  /** volume: the named volume */
+  volume: string;
+  /**
+   * volume: how the copy is kept consistent: "live" (read while the app runs) or "pause"
+   * (the app's containers are paused for the copy and always resumed).
+   */
+  consistency: string;
+  /** postgres, mysql: the database */
+  database: string;
+  /** postgres, mysql: the database user ("" = the tool's default) */
+  user: string;
+  /** sqlite: the database file inside the container */
+  path: string;
+  /** The secret (by name, from the app's secrets) holding the database password; "" = none. */
+  passwordSecret: string;
+}
+
+export interface BackupDestination {
+  id: string;
+  name: string;
+  /** "local", "s3", "sftp" */
+  kind: string;
+  /** the non-secret settings (proto/backup-destinations.ts) */
+  configJson: string;
+  /** JSON of the secret settings, sealed for the node */
+  sealedCredentials: Buffer;
+}
+
+export interface BackupRetention {
+  last: number;
+  daily: number;
+  weekly: number;
+  monthly: number;
+}
+
+/** Runs one policy now (its destinations, its retention after a success). */
+export interface RunBackup {
+  policyId: string;
+  /** the control plane's id for the run */
+  runId: string;
+}
+
+/** Restores one run from one destination into the node. */
+export interface RestoreBackup {
+  /** the policy the run belongs to (its source and destinations) */
+  policy: BackupPolicy | undefined;
+  runId: string;
+  /** which copy to read */
+  destinationId: string;
+  restoreId: string;
+  /**
+   * Where: "new" (default: a new volume or database named `target_name`) or "over" (the app's
+   * own; the control plane stopped the app first and redeploys it after).
+   */
+  mode: string;
+  targetName: string;
+  /**
+   * The key the run was sealed with, when it was made on another node (sealed for this node);
+   * empty: this node's own backup key.
+   */
+  sealedBackupKey: Buffer;
+}
+
+export interface TestBackupDestination {
+  destination: BackupDestination | undefined;
+}
+
+export interface BackupProgress {
+  /** the run (backup) or the restore id */
+  runId: string;
+  /** "reading", "uploading", "verifying", "pruning", "restoring" */
+  phase: string;
+  /** bytes of data read (backup) or written (restore) so far */
+  plainBytes: number;
+  sealedBytes: number;
+  message: string;
+  final: boolean;
+  ok: boolean;
+  /** final and not ok: what failed and what to do */
+  error: string;
+  /** final: the run as recorded */
+  run: BackupRun | undefined;
+}
+
+export interface BackupRun {
+  id: string;
+  policyId: string;
+  app: string;
+  sourceKind: string;
+  /** "schedule", "manual", "retry" */
+  trigger: string;
+  /** 1 = the first */
+  attempt: number;
+  startedAtMs: number;
+  /** 0 while running */
+  finishedAtMs: number;
+  /** "running", "ok", "failed", "pruned" */
+  status: string;
+  plainBytes: number;
+  sealedBytes: number;
+  /** of the data before sealing */
+  plainSha256: string;
+  copies: BackupCopy[];
+  error: string;
+}
+
+export interface BackupCopy {
+  destinationId: string;
+  /** the run's folder on the destination */
+  key: string;
+  ok: boolean;
+  error: string;
+}
+
+export interface ListBackupRunsRequest {
+  /** "" = every policy */
+  policyId: string;
+  /** 0 = 500 */
+  limit: number;
+}
+
+export interface ListBackupRunsResponse {
+  runs: BackupRun[];
 }
 
 /**
@@ -1603,6 +1768,10 @@ function createBaseCommandEnvelope(): CommandEnvelope {
     removeApp: undefined,
     setAppRunning: undefined,
     openTerminal: undefined,
+    setBackupPolicies: undefined,
+    runBackup: undefined,
+    restoreBackup: undefined,
+    testBackupDestination: undefined,
   };
 }
 
@@ -1640,6 +1809,18 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     }
     if (message.openTerminal !== undefined) {
       OpenTerminal.encode(message.openTerminal, writer.uint32(138).fork()).join();
+    }
+    if (message.setBackupPolicies !== undefined) {
+      SetBackupPolicies.encode(message.setBackupPolicies, writer.uint32(146).fork()).join();
+    }
+    if (message.runBackup !== undefined) {
+      RunBackup.encode(message.runBackup, writer.uint32(154).fork()).join();
+    }
+    if (message.restoreBackup !== undefined) {
+      RestoreBackup.encode(message.restoreBackup, writer.uint32(162).fork()).join();
+    }
+    if (message.testBackupDestination !== undefined) {
+      TestBackupDestination.encode(message.testBackupDestination, writer.uint32(170).fork()).join();
     }
     return writer;
   },
@@ -1745,6 +1926,38 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
             message.openTerminal = OpenTerminal.decode(reader, reader.uint32());
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.setBackupPolicies = SetBackupPolicies.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.runBackup = RunBackup.decode(reader, reader.uint32());
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.restoreBackup = RestoreBackup.decode(reader, reader.uint32());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.testBackupDestination = TestBackupDestination.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1806,6 +2019,26 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
         : isSet(object.open_terminal)
         ? OpenTerminal.fromJSON(object.open_terminal)
         : undefined,
+      setBackupPolicies: isSet(object.setBackupPolicies)
+        ? SetBackupPolicies.fromJSON(object.setBackupPolicies)
+        : isSet(object.set_backup_policies)
+        ? SetBackupPolicies.fromJSON(object.set_backup_policies)
+        : undefined,
+      runBackup: isSet(object.runBackup)
+        ? RunBackup.fromJSON(object.runBackup)
+        : isSet(object.run_backup)
+        ? RunBackup.fromJSON(object.run_backup)
+        : undefined,
+      restoreBackup: isSet(object.restoreBackup)
+        ? RestoreBackup.fromJSON(object.restoreBackup)
+        : isSet(object.restore_backup)
+        ? RestoreBackup.fromJSON(object.restore_backup)
+        : undefined,
+      testBackupDestination: isSet(object.testBackupDestination)
+        ? TestBackupDestination.fromJSON(object.testBackupDestination)
+        : isSet(object.test_backup_destination)
+        ? TestBackupDestination.fromJSON(object.test_backup_destination)
+        : undefined,
     };
   },
 
@@ -1844,6 +2077,18 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     if (message.openTerminal !== undefined) {
       obj.openTerminal = OpenTerminal.toJSON(message.openTerminal);
     }
+    if (message.setBackupPolicies !== undefined) {
+      obj.setBackupPolicies = SetBackupPolicies.toJSON(message.setBackupPolicies);
+    }
+    if (message.runBackup !== undefined) {
+      obj.runBackup = RunBackup.toJSON(message.runBackup);
+    }
+    if (message.restoreBackup !== undefined) {
+      obj.restoreBackup = RestoreBackup.toJSON(message.restoreBackup);
+    }
+    if (message.testBackupDestination !== undefined) {
+      obj.testBackupDestination = TestBackupDestination.toJSON(message.testBackupDestination);
+    }
     return obj;
   },
 
@@ -1875,6 +2120,1969 @@ export const CommandEnvelope: MessageFns<CommandEnvelope> = {
     message.openTerminal = (object.openTerminal !== undefined && object.openTerminal !== null)
       ? OpenTerminal.fromPartial(object.openTerminal)
       : undefined;
+    message.setBackupPolicies = (object.setBackupPolicies !== undefined && object.setBackupPolicies !== null)
+      ? SetBackupPolicies.fromPartial(object.setBackupPolicies)
+      : undefined;
+    message.runBackup = (object.runBackup !== undefined && object.runBackup !== null)
+      ? RunBackup.fromPartial(object.runBackup)
+      : undefined;
+    message.restoreBackup = (object.restoreBackup !== undefined && object.restoreBackup !== null)
+      ? RestoreBackup.fromPartial(object.restoreBackup)
+      : undefined;
+    message.testBackupDestination =
+      (object.testBackupDestination !== undefined && object.testBackupDestination !== null)
+        ? TestBackupDestination.fromPartial(object.testBackupDestination)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseSetBackupPolicies(): SetBackupPolicies {
+  return { policies: [], sealedBackupKey: Buffer.alloc(0) };
+}
+
+export const SetBackupPolicies: MessageFns<SetBackupPolicies> = {
+  encode(message: SetBackupPolicies, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.policies) {
+      BackupPolicy.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.sealedBackupKey.length !== 0) {
+      writer.uint32(18).bytes(message.sealedBackupKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBackupPolicies {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBackupPolicies();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.policies.push(BackupPolicy.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sealedBackupKey = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetBackupPolicies {
+    return {
+      policies: globalThis.Array.isArray(object?.policies)
+        ? object.policies.map((e: any) => BackupPolicy.fromJSON(e))
+        : [],
+      sealedBackupKey: isSet(object.sealedBackupKey)
+        ? Buffer.from(bytesFromBase64(object.sealedBackupKey))
+        : isSet(object.sealed_backup_key)
+        ? Buffer.from(bytesFromBase64(object.sealed_backup_key))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: SetBackupPolicies): unknown {
+    const obj: any = {};
+    if (message.policies?.length) {
+      obj.policies = message.policies.map((e) => BackupPolicy.toJSON(e));
+    }
+    if (message.sealedBackupKey.length !== 0) {
+      obj.sealedBackupKey = base64FromBytes(message.sealedBackupKey);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetBackupPolicies>): SetBackupPolicies {
+    return SetBackupPolicies.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetBackupPolicies>): SetBackupPolicies {
+    const message = createBaseSetBackupPolicies();
+    message.policies = object.policies?.map((e) => BackupPolicy.fromPartial(e)) || [];
+    message.sealedBackupKey = object.sealedBackupKey ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseBackupPolicy(): BackupPolicy {
+  return {
+    id: "",
+    name: "",
+    app: "",
+    source: undefined,
+    schedules: [],
+    timezone: "",
+    destinations: [],
+    retention: undefined,
+    retryAttempts: 0,
+    retryDelayMs: 0,
+    enabled: false,
+  };
+}
+
+export const BackupPolicy: MessageFns<BackupPolicy> = {
+  encode(message: BackupPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.app !== "") {
+      writer.uint32(26).string(message.app);
+    }
+    if (message.source !== undefined) {
+      BackupSource.encode(message.source, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.schedules) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.timezone !== "") {
+      writer.uint32(50).string(message.timezone);
+    }
+    for (const v of message.destinations) {
+      BackupDestination.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.retention !== undefined) {
+      BackupRetention.encode(message.retention, writer.uint32(66).fork()).join();
+    }
+    if (message.retryAttempts !== 0) {
+      writer.uint32(72).uint32(message.retryAttempts);
+    }
+    if (message.retryDelayMs !== 0) {
+      writer.uint32(80).uint32(message.retryDelayMs);
+    }
+    if (message.enabled !== false) {
+      writer.uint32(88).bool(message.enabled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.source = BackupSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.schedules.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.timezone = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.destinations.push(BackupDestination.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.retention = BackupRetention.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.retryAttempts = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.retryDelayMs = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupPolicy {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      source: isSet(object.source) ? BackupSource.fromJSON(object.source) : undefined,
+      schedules: globalThis.Array.isArray(object?.schedules)
+        ? object.schedules.map((e: any) => globalThis.String(e))
+        : [],
+      timezone: isSet(object.timezone) ? globalThis.String(object.timezone) : "",
+      destinations: globalThis.Array.isArray(object?.destinations)
+        ? object.destinations.map((e: any) => BackupDestination.fromJSON(e))
+        : [],
+      retention: isSet(object.retention) ? BackupRetention.fromJSON(object.retention) : undefined,
+      retryAttempts: isSet(object.retryAttempts)
+        ? globalThis.Number(object.retryAttempts)
+        : isSet(object.retry_attempts)
+        ? globalThis.Number(object.retry_attempts)
+        : 0,
+      retryDelayMs: isSet(object.retryDelayMs)
+        ? globalThis.Number(object.retryDelayMs)
+        : isSet(object.retry_delay_ms)
+        ? globalThis.Number(object.retry_delay_ms)
+        : 0,
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+    };
+  },
+
+  toJSON(message: BackupPolicy): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.source !== undefined) {
+      obj.source = BackupSource.toJSON(message.source);
+    }
+    if (message.schedules?.length) {
+      obj.schedules = message.schedules;
+    }
+    if (message.timezone !== "") {
+      obj.timezone = message.timezone;
+    }
+    if (message.destinations?.length) {
+      obj.destinations = message.destinations.map((e) => BackupDestination.toJSON(e));
+    }
+    if (message.retention !== undefined) {
+      obj.retention = BackupRetention.toJSON(message.retention);
+    }
+    if (message.retryAttempts !== 0) {
+      obj.retryAttempts = Math.round(message.retryAttempts);
+    }
+    if (message.retryDelayMs !== 0) {
+      obj.retryDelayMs = Math.round(message.retryDelayMs);
+    }
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupPolicy>): BackupPolicy {
+    return BackupPolicy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupPolicy>): BackupPolicy {
+    const message = createBaseBackupPolicy();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.app = object.app ?? "";
+    message.source = (object.source !== undefined && object.source !== null)
+      ? BackupSource.fromPartial(object.source)
+      : undefined;
+    message.schedules = object.schedules?.map((e) => e) || [];
+    message.timezone = object.timezone ?? "";
+    message.destinations = object.destinations?.map((e) => BackupDestination.fromPartial(e)) || [];
+    message.retention = (object.retention !== undefined && object.retention !== null)
+      ? BackupRetention.fromPartial(object.retention)
+      : undefined;
+    message.retryAttempts = object.retryAttempts ?? 0;
+    message.retryDelayMs = object.retryDelayMs ?? 0;
+    message.enabled = object.enabled ?? false;
+    return message;
+  },
+};
+
+function createBaseBackupSource(): BackupSource {
+  return { kind: "", volume: "", consistency: "", database: "", user: "", path: "", passwordSecret: "" };
+}
+
+export const BackupSource: MessageFns<BackupSource> = {
+  encode(message: BackupSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.volume !== "") {
+      writer.uint32(18).string(message.volume);
+    }
+    if (message.consistency !== "") {
+      writer.uint32(26).string(message.consistency);
+    }
+    if (message.database !== "") {
+      writer.uint32(34).string(message.database);
+    }
+    if (message.user !== "") {
+      writer.uint32(42).string(message.user);
+    }
+    if (message.path !== "") {
+      writer.uint32(50).string(message.path);
+    }
+    if (message.passwordSecret !== "") {
+      writer.uint32(58).string(message.passwordSecret);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.volume = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consistency = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.database = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.passwordSecret = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupSource {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      volume: isSet(object.volume) ? globalThis.String(object.volume) : "",
+      consistency: isSet(object.consistency) ? globalThis.String(object.consistency) : "",
+      database: isSet(object.database) ? globalThis.String(object.database) : "",
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      passwordSecret: isSet(object.passwordSecret)
+        ? globalThis.String(object.passwordSecret)
+        : isSet(object.password_secret)
+        ? globalThis.String(object.password_secret)
+        : "",
+    };
+  },
+
+  toJSON(message: BackupSource): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.volume !== "") {
+      obj.volume = message.volume;
+    }
+    if (message.consistency !== "") {
+      obj.consistency = message.consistency;
+    }
+    if (message.database !== "") {
+      obj.database = message.database;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.passwordSecret !== "") {
+      obj.passwordSecret = message.passwordSecret;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupSource>): BackupSource {
+    return BackupSource.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupSource>): BackupSource {
+    const message = createBaseBackupSource();
+    message.kind = object.kind ?? "";
+    message.volume = object.volume ?? "";
+    message.consistency = object.consistency ?? "";
+    message.database = object.database ?? "";
+    message.user = object.user ?? "";
+    message.path = object.path ?? "";
+    message.passwordSecret = object.passwordSecret ?? "";
+    return message;
+  },
+};
+
+function createBaseBackupDestination(): BackupDestination {
+  return { id: "", name: "", kind: "", configJson: "", sealedCredentials: Buffer.alloc(0) };
+}
+
+export const BackupDestination: MessageFns<BackupDestination> = {
+  encode(message: BackupDestination, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
+    }
+    if (message.configJson !== "") {
+      writer.uint32(34).string(message.configJson);
+    }
+    if (message.sealedCredentials.length !== 0) {
+      writer.uint32(42).bytes(message.sealedCredentials);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupDestination {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupDestination();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.configJson = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.sealedCredentials = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupDestination {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      configJson: isSet(object.configJson)
+        ? globalThis.String(object.configJson)
+        : isSet(object.config_json)
+        ? globalThis.String(object.config_json)
+        : "",
+      sealedCredentials: isSet(object.sealedCredentials)
+        ? Buffer.from(bytesFromBase64(object.sealedCredentials))
+        : isSet(object.sealed_credentials)
+        ? Buffer.from(bytesFromBase64(object.sealed_credentials))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: BackupDestination): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.configJson !== "") {
+      obj.configJson = message.configJson;
+    }
+    if (message.sealedCredentials.length !== 0) {
+      obj.sealedCredentials = base64FromBytes(message.sealedCredentials);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupDestination>): BackupDestination {
+    return BackupDestination.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupDestination>): BackupDestination {
+    const message = createBaseBackupDestination();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.kind = object.kind ?? "";
+    message.configJson = object.configJson ?? "";
+    message.sealedCredentials = object.sealedCredentials ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseBackupRetention(): BackupRetention {
+  return { last: 0, daily: 0, weekly: 0, monthly: 0 };
+}
+
+export const BackupRetention: MessageFns<BackupRetention> = {
+  encode(message: BackupRetention, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.last !== 0) {
+      writer.uint32(8).uint32(message.last);
+    }
+    if (message.daily !== 0) {
+      writer.uint32(16).uint32(message.daily);
+    }
+    if (message.weekly !== 0) {
+      writer.uint32(24).uint32(message.weekly);
+    }
+    if (message.monthly !== 0) {
+      writer.uint32(32).uint32(message.monthly);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupRetention {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupRetention();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.last = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.daily = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.weekly = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.monthly = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupRetention {
+    return {
+      last: isSet(object.last) ? globalThis.Number(object.last) : 0,
+      daily: isSet(object.daily) ? globalThis.Number(object.daily) : 0,
+      weekly: isSet(object.weekly) ? globalThis.Number(object.weekly) : 0,
+      monthly: isSet(object.monthly) ? globalThis.Number(object.monthly) : 0,
+    };
+  },
+
+  toJSON(message: BackupRetention): unknown {
+    const obj: any = {};
+    if (message.last !== 0) {
+      obj.last = Math.round(message.last);
+    }
+    if (message.daily !== 0) {
+      obj.daily = Math.round(message.daily);
+    }
+    if (message.weekly !== 0) {
+      obj.weekly = Math.round(message.weekly);
+    }
+    if (message.monthly !== 0) {
+      obj.monthly = Math.round(message.monthly);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupRetention>): BackupRetention {
+    return BackupRetention.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupRetention>): BackupRetention {
+    const message = createBaseBackupRetention();
+    message.last = object.last ?? 0;
+    message.daily = object.daily ?? 0;
+    message.weekly = object.weekly ?? 0;
+    message.monthly = object.monthly ?? 0;
+    return message;
+  },
+};
+
+function createBaseRunBackup(): RunBackup {
+  return { policyId: "", runId: "" };
+}
+
+export const RunBackup: MessageFns<RunBackup> = {
+  encode(message: RunBackup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policyId !== "") {
+      writer.uint32(10).string(message.policyId);
+    }
+    if (message.runId !== "") {
+      writer.uint32(18).string(message.runId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunBackup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunBackup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.policyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunBackup {
+    return {
+      policyId: isSet(object.policyId)
+        ? globalThis.String(object.policyId)
+        : isSet(object.policy_id)
+        ? globalThis.String(object.policy_id)
+        : "",
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RunBackup): unknown {
+    const obj: any = {};
+    if (message.policyId !== "") {
+      obj.policyId = message.policyId;
+    }
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RunBackup>): RunBackup {
+    return RunBackup.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunBackup>): RunBackup {
+    const message = createBaseRunBackup();
+    message.policyId = object.policyId ?? "";
+    message.runId = object.runId ?? "";
+    return message;
+  },
+};
+
+function createBaseRestoreBackup(): RestoreBackup {
+  return {
+    policy: undefined,
+    runId: "",
+    destinationId: "",
+    restoreId: "",
+    mode: "",
+    targetName: "",
+    sealedBackupKey: Buffer.alloc(0),
+  };
+}
+
+export const RestoreBackup: MessageFns<RestoreBackup> = {
+  encode(message: RestoreBackup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policy !== undefined) {
+      BackupPolicy.encode(message.policy, writer.uint32(10).fork()).join();
+    }
+    if (message.runId !== "") {
+      writer.uint32(18).string(message.runId);
+    }
+    if (message.destinationId !== "") {
+      writer.uint32(26).string(message.destinationId);
+    }
+    if (message.restoreId !== "") {
+      writer.uint32(34).string(message.restoreId);
+    }
+    if (message.mode !== "") {
+      writer.uint32(42).string(message.mode);
+    }
+    if (message.targetName !== "") {
+      writer.uint32(50).string(message.targetName);
+    }
+    if (message.sealedBackupKey.length !== 0) {
+      writer.uint32(58).bytes(message.sealedBackupKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreBackup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreBackup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.policy = BackupPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.destinationId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.restoreId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.targetName = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sealedBackupKey = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreBackup {
+    return {
+      policy: isSet(object.policy) ? BackupPolicy.fromJSON(object.policy) : undefined,
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      destinationId: isSet(object.destinationId)
+        ? globalThis.String(object.destinationId)
+        : isSet(object.destination_id)
+        ? globalThis.String(object.destination_id)
+        : "",
+      restoreId: isSet(object.restoreId)
+        ? globalThis.String(object.restoreId)
+        : isSet(object.restore_id)
+        ? globalThis.String(object.restore_id)
+        : "",
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+      targetName: isSet(object.targetName)
+        ? globalThis.String(object.targetName)
+        : isSet(object.target_name)
+        ? globalThis.String(object.target_name)
+        : "",
+      sealedBackupKey: isSet(object.sealedBackupKey)
+        ? Buffer.from(bytesFromBase64(object.sealedBackupKey))
+        : isSet(object.sealed_backup_key)
+        ? Buffer.from(bytesFromBase64(object.sealed_backup_key))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: RestoreBackup): unknown {
+    const obj: any = {};
+    if (message.policy !== undefined) {
+      obj.policy = BackupPolicy.toJSON(message.policy);
+    }
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.destinationId !== "") {
+      obj.destinationId = message.destinationId;
+    }
+    if (message.restoreId !== "") {
+      obj.restoreId = message.restoreId;
+    }
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    if (message.targetName !== "") {
+      obj.targetName = message.targetName;
+    }
+    if (message.sealedBackupKey.length !== 0) {
+      obj.sealedBackupKey = base64FromBytes(message.sealedBackupKey);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RestoreBackup>): RestoreBackup {
+    return RestoreBackup.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RestoreBackup>): RestoreBackup {
+    const message = createBaseRestoreBackup();
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? BackupPolicy.fromPartial(object.policy)
+      : undefined;
+    message.runId = object.runId ?? "";
+    message.destinationId = object.destinationId ?? "";
+    message.restoreId = object.restoreId ?? "";
+    message.mode = object.mode ?? "";
+    message.targetName = object.targetName ?? "";
+    message.sealedBackupKey = object.sealedBackupKey ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseTestBackupDestination(): TestBackupDestination {
+  return { destination: undefined };
+}
+
+export const TestBackupDestination: MessageFns<TestBackupDestination> = {
+  encode(message: TestBackupDestination, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.destination !== undefined) {
+      BackupDestination.encode(message.destination, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TestBackupDestination {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTestBackupDestination();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.destination = BackupDestination.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TestBackupDestination {
+    return { destination: isSet(object.destination) ? BackupDestination.fromJSON(object.destination) : undefined };
+  },
+
+  toJSON(message: TestBackupDestination): unknown {
+    const obj: any = {};
+    if (message.destination !== undefined) {
+      obj.destination = BackupDestination.toJSON(message.destination);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TestBackupDestination>): TestBackupDestination {
+    return TestBackupDestination.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TestBackupDestination>): TestBackupDestination {
+    const message = createBaseTestBackupDestination();
+    message.destination = (object.destination !== undefined && object.destination !== null)
+      ? BackupDestination.fromPartial(object.destination)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBackupProgress(): BackupProgress {
+  return {
+    runId: "",
+    phase: "",
+    plainBytes: 0,
+    sealedBytes: 0,
+    message: "",
+    final: false,
+    ok: false,
+    error: "",
+    run: undefined,
+  };
+}
+
+export const BackupProgress: MessageFns<BackupProgress> = {
+  encode(message: BackupProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.phase !== "") {
+      writer.uint32(18).string(message.phase);
+    }
+    if (message.plainBytes !== 0) {
+      writer.uint32(24).uint64(message.plainBytes);
+    }
+    if (message.sealedBytes !== 0) {
+      writer.uint32(32).uint64(message.sealedBytes);
+    }
+    if (message.message !== "") {
+      writer.uint32(42).string(message.message);
+    }
+    if (message.final !== false) {
+      writer.uint32(48).bool(message.final);
+    }
+    if (message.ok !== false) {
+      writer.uint32(56).bool(message.ok);
+    }
+    if (message.error !== "") {
+      writer.uint32(66).string(message.error);
+    }
+    if (message.run !== undefined) {
+      BackupRun.encode(message.run, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.plainBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sealedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.final = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.run = BackupRun.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupProgress {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      plainBytes: isSet(object.plainBytes)
+        ? globalThis.Number(object.plainBytes)
+        : isSet(object.plain_bytes)
+        ? globalThis.Number(object.plain_bytes)
+        : 0,
+      sealedBytes: isSet(object.sealedBytes)
+        ? globalThis.Number(object.sealedBytes)
+        : isSet(object.sealed_bytes)
+        ? globalThis.Number(object.sealed_bytes)
+        : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      final: isSet(object.final) ? globalThis.Boolean(object.final) : false,
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      run: isSet(object.run) ? BackupRun.fromJSON(object.run) : undefined,
+    };
+  },
+
+  toJSON(message: BackupProgress): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
+    if (message.plainBytes !== 0) {
+      obj.plainBytes = Math.round(message.plainBytes);
+    }
+    if (message.sealedBytes !== 0) {
+      obj.sealedBytes = Math.round(message.sealedBytes);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.final !== false) {
+      obj.final = message.final;
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.run !== undefined) {
+      obj.run = BackupRun.toJSON(message.run);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupProgress>): BackupProgress {
+    return BackupProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupProgress>): BackupProgress {
+    const message = createBaseBackupProgress();
+    message.runId = object.runId ?? "";
+    message.phase = object.phase ?? "";
+    message.plainBytes = object.plainBytes ?? 0;
+    message.sealedBytes = object.sealedBytes ?? 0;
+    message.message = object.message ?? "";
+    message.final = object.final ?? false;
+    message.ok = object.ok ?? false;
+    message.error = object.error ?? "";
+    message.run = (object.run !== undefined && object.run !== null) ? BackupRun.fromPartial(object.run) : undefined;
+    return message;
+  },
+};
+
+function createBaseBackupRun(): BackupRun {
+  return {
+    id: "",
+    policyId: "",
+    app: "",
+    sourceKind: "",
+    trigger: "",
+    attempt: 0,
+    startedAtMs: 0,
+    finishedAtMs: 0,
+    status: "",
+    plainBytes: 0,
+    sealedBytes: 0,
+    plainSha256: "",
+    copies: [],
+    error: "",
+  };
+}
+
+export const BackupRun: MessageFns<BackupRun> = {
+  encode(message: BackupRun, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.policyId !== "") {
+      writer.uint32(18).string(message.policyId);
+    }
+    if (message.app !== "") {
+      writer.uint32(26).string(message.app);
+    }
+    if (message.sourceKind !== "") {
+      writer.uint32(34).string(message.sourceKind);
+    }
+    if (message.trigger !== "") {
+      writer.uint32(42).string(message.trigger);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(48).uint32(message.attempt);
+    }
+    if (message.startedAtMs !== 0) {
+      writer.uint32(56).int64(message.startedAtMs);
+    }
+    if (message.finishedAtMs !== 0) {
+      writer.uint32(64).int64(message.finishedAtMs);
+    }
+    if (message.status !== "") {
+      writer.uint32(74).string(message.status);
+    }
+    if (message.plainBytes !== 0) {
+      writer.uint32(80).uint64(message.plainBytes);
+    }
+    if (message.sealedBytes !== 0) {
+      writer.uint32(88).uint64(message.sealedBytes);
+    }
+    if (message.plainSha256 !== "") {
+      writer.uint32(98).string(message.plainSha256);
+    }
+    for (const v of message.copies) {
+      BackupCopy.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.error !== "") {
+      writer.uint32(114).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupRun {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupRun();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.policyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sourceKind = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.trigger = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.startedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.finishedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.plainBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.sealedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.plainSha256 = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.copies.push(BackupCopy.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupRun {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      policyId: isSet(object.policyId)
+        ? globalThis.String(object.policyId)
+        : isSet(object.policy_id)
+        ? globalThis.String(object.policy_id)
+        : "",
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      sourceKind: isSet(object.sourceKind)
+        ? globalThis.String(object.sourceKind)
+        : isSet(object.source_kind)
+        ? globalThis.String(object.source_kind)
+        : "",
+      trigger: isSet(object.trigger) ? globalThis.String(object.trigger) : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      startedAtMs: isSet(object.startedAtMs)
+        ? globalThis.Number(object.startedAtMs)
+        : isSet(object.started_at_ms)
+        ? globalThis.Number(object.started_at_ms)
+        : 0,
+      finishedAtMs: isSet(object.finishedAtMs)
+        ? globalThis.Number(object.finishedAtMs)
+        : isSet(object.finished_at_ms)
+        ? globalThis.Number(object.finished_at_ms)
+        : 0,
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      plainBytes: isSet(object.plainBytes)
+        ? globalThis.Number(object.plainBytes)
+        : isSet(object.plain_bytes)
+        ? globalThis.Number(object.plain_bytes)
+        : 0,
+      sealedBytes: isSet(object.sealedBytes)
+        ? globalThis.Number(object.sealedBytes)
+        : isSet(object.sealed_bytes)
+        ? globalThis.Number(object.sealed_bytes)
+        : 0,
+      plainSha256: isSet(object.plainSha256)
+        ? globalThis.String(object.plainSha256)
+        : isSet(object.plain_sha256)
+        ? globalThis.String(object.plain_sha256)
+        : "",
+      copies: globalThis.Array.isArray(object?.copies)
+        ? object.copies.map((e: any) => BackupCopy.fromJSON(e))
+        : [],
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: BackupRun): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.policyId !== "") {
+      obj.policyId = message.policyId;
+    }
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.sourceKind !== "") {
+      obj.sourceKind = message.sourceKind;
+    }
+    if (message.trigger !== "") {
+      obj.trigger = message.trigger;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.startedAtMs !== 0) {
+      obj.startedAtMs = Math.round(message.startedAtMs);
+    }
+    if (message.finishedAtMs !== 0) {
+      obj.finishedAtMs = Math.round(message.finishedAtMs);
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.plainBytes !== 0) {
+      obj.plainBytes = Math.round(message.plainBytes);
+    }
+    if (message.sealedBytes !== 0) {
+      obj.sealedBytes = Math.round(message.sealedBytes);
+    }
+    if (message.plainSha256 !== "") {
+      obj.plainSha256 = message.plainSha256;
+    }
+    if (message.copies?.length) {
+      obj.copies = message.copies.map((e) => BackupCopy.toJSON(e));
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupRun>): BackupRun {
+    return BackupRun.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupRun>): BackupRun {
+    const message = createBaseBackupRun();
+    message.id = object.id ?? "";
+    message.policyId = object.policyId ?? "";
+    message.app = object.app ?? "";
+    message.sourceKind = object.sourceKind ?? "";
+    message.trigger = object.trigger ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.startedAtMs = object.startedAtMs ?? 0;
+    message.finishedAtMs = object.finishedAtMs ?? 0;
+    message.status = object.status ?? "";
+    message.plainBytes = object.plainBytes ?? 0;
+    message.sealedBytes = object.sealedBytes ?? 0;
+    message.plainSha256 = object.plainSha256 ?? "";
+    message.copies = object.copies?.map((e) => BackupCopy.fromPartial(e)) || [];
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseBackupCopy(): BackupCopy {
+  return { destinationId: "", key: "", ok: false, error: "" };
+}
+
+export const BackupCopy: MessageFns<BackupCopy> = {
+  encode(message: BackupCopy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.destinationId !== "") {
+      writer.uint32(10).string(message.destinationId);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    if (message.ok !== false) {
+      writer.uint32(24).bool(message.ok);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupCopy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupCopy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.destinationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupCopy {
+    return {
+      destinationId: isSet(object.destinationId)
+        ? globalThis.String(object.destinationId)
+        : isSet(object.destination_id)
+        ? globalThis.String(object.destination_id)
+        : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: BackupCopy): unknown {
+    const obj: any = {};
+    if (message.destinationId !== "") {
+      obj.destinationId = message.destinationId;
+    }
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackupCopy>): BackupCopy {
+    return BackupCopy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackupCopy>): BackupCopy {
+    const message = createBaseBackupCopy();
+    message.destinationId = object.destinationId ?? "";
+    message.key = object.key ?? "";
+    message.ok = object.ok ?? false;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseListBackupRunsRequest(): ListBackupRunsRequest {
+  return { policyId: "", limit: 0 };
+}
+
+export const ListBackupRunsRequest: MessageFns<ListBackupRunsRequest> = {
+  encode(message: ListBackupRunsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policyId !== "") {
+      writer.uint32(10).string(message.policyId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBackupRunsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBackupRunsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.policyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBackupRunsRequest {
+    return {
+      policyId: isSet(object.policyId)
+        ? globalThis.String(object.policyId)
+        : isSet(object.policy_id)
+        ? globalThis.String(object.policy_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListBackupRunsRequest): unknown {
+    const obj: any = {};
+    if (message.policyId !== "") {
+      obj.policyId = message.policyId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBackupRunsRequest>): ListBackupRunsRequest {
+    return ListBackupRunsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBackupRunsRequest>): ListBackupRunsRequest {
+    const message = createBaseListBackupRunsRequest();
+    message.policyId = object.policyId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListBackupRunsResponse(): ListBackupRunsResponse {
+  return { runs: [] };
+}
+
+export const ListBackupRunsResponse: MessageFns<ListBackupRunsResponse> = {
+  encode(message: ListBackupRunsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.runs) {
+      BackupRun.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBackupRunsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBackupRunsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runs.push(BackupRun.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBackupRunsResponse {
+    return { runs: globalThis.Array.isArray(object?.runs) ? object.runs.map((e: any) => BackupRun.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListBackupRunsResponse): unknown {
+    const obj: any = {};
+    if (message.runs?.length) {
+      obj.runs = message.runs.map((e) => BackupRun.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListBackupRunsResponse>): ListBackupRunsResponse {
+    return ListBackupRunsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListBackupRunsResponse>): ListBackupRunsResponse {
+    const message = createBaseListBackupRunsResponse();
+    message.runs = object.runs?.map((e) => BackupRun.fromPartial(e)) || [];
     return message;
   },
 };
@@ -5910,6 +8118,35 @@ export const AgentService = {
     responseSerialize: (value: TerminalOutput): Buffer => Buffer.from(TerminalOutput.encode(value).finish()),
     responseDeserialize: (value: Buffer): TerminalOutput => TerminalOutput.decode(value),
   },
+  /**
+   * State-changing and long: a signed run_backup (run a policy of the node now) or
+   * restore_backup. The agent streams progress, then exactly one final message, and ends. The
+   * work goes on when the caller goes away (a run is recorded and reported as events either way).
+   */
+  backup: {
+    path: "/podploy.agent.v1.Agent/Backup" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SignedCommand): Buffer => Buffer.from(SignedCommand.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SignedCommand => SignedCommand.decode(value),
+    responseSerialize: (value: BackupProgress): Buffer => Buffer.from(BackupProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BackupProgress => BackupProgress.decode(value),
+  },
+  /**
+   * Read-only: the node's record of its backup runs (newest first), for the control plane to
+   * catch up after it was closed and to show what the node holds.
+   */
+  listBackupRuns: {
+    path: "/podploy.agent.v1.Agent/ListBackupRuns" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBackupRunsRequest): Buffer =>
+      Buffer.from(ListBackupRunsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBackupRunsRequest => ListBackupRunsRequest.decode(value),
+    responseSerialize: (value: ListBackupRunsResponse): Buffer =>
+      Buffer.from(ListBackupRunsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBackupRunsResponse => ListBackupRunsResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServer extends UntypedServiceImplementation {
@@ -5939,6 +8176,17 @@ export interface AgentServer extends UntypedServiceImplementation {
    * INVALID_ARGUMENT (first message not a valid open).
    */
   terminal: handleBidiStreamingCall<TerminalInput, TerminalOutput>;
+  /**
+   * State-changing and long: a signed run_backup (run a policy of the node now) or
+   * restore_backup. The agent streams progress, then exactly one final message, and ends. The
+   * work goes on when the caller goes away (a run is recorded and reported as events either way).
+   */
+  backup: handleServerStreamingCall<SignedCommand, BackupProgress>;
+  /**
+   * Read-only: the node's record of its backup runs (newest first), for the control plane to
+   * catch up after it was closed and to show what the node holds.
+   */
+  listBackupRuns: handleUnaryCall<ListBackupRunsRequest, ListBackupRunsResponse>;
 }
 
 export interface AgentClient extends Client {
@@ -6023,6 +8271,36 @@ export interface AgentClient extends Client {
   terminal(): ClientDuplexStream<TerminalInput, TerminalOutput>;
   terminal(options: Partial<CallOptions>): ClientDuplexStream<TerminalInput, TerminalOutput>;
   terminal(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<TerminalInput, TerminalOutput>;
+  /**
+   * State-changing and long: a signed run_backup (run a policy of the node now) or
+   * restore_backup. The agent streams progress, then exactly one final message, and ends. The
+   * work goes on when the caller goes away (a run is recorded and reported as events either way).
+   */
+  backup(request: SignedCommand, options?: Partial<CallOptions>): ClientReadableStream<BackupProgress>;
+  backup(
+    request: SignedCommand,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<BackupProgress>;
+  /**
+   * Read-only: the node's record of its backup runs (newest first), for the control plane to
+   * catch up after it was closed and to show what the node holds.
+   */
+  listBackupRuns(
+    request: ListBackupRunsRequest,
+    callback: (error: ServiceError | null, response: ListBackupRunsResponse) => void,
+  ): ClientUnaryCall;
+  listBackupRuns(
+    request: ListBackupRunsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBackupRunsResponse) => void,
+  ): ClientUnaryCall;
+  listBackupRuns(
+    request: ListBackupRunsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBackupRunsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AgentClient = makeGenericClientConstructor(AgentService, "podploy.agent.v1.Agent") as unknown as {
