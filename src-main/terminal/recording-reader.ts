@@ -3,7 +3,7 @@
 // ends before its final chunk is accepted only where a crash explains it (allowTruncated).
 import { createReadStream } from 'node:fs';
 import { ApiError } from '../api/contract';
-import { SealedStreamError, SealedStreamReader, SealedStreamTruncatedError, SealedStreamWrongKeyError } from '../crypto/sealed-stream';
+import { SealedStreamError, SealedStreamReader, SealedStreamTruncatedError, SealedStreamWrongKeyError } from '../../proto/sealed-stream';
 
 // Largest piece of cast text handed on at once (UTF-8 bytes).
 export const RECORDING_READ_PIECE_BYTES = 256 * 1024;

@@ -1,10 +1,10 @@
-// Writes one session's asciicast v2 recording, sealed as it goes (crypto/sealed-stream.ts), to
+// Writes one session's asciicast v2 recording, sealed as it goes (proto/sealed-stream.ts), to
 // <dataDir>/recordings/<id>.cast.sealed. Output is coalesced for a few ms into one event; sealed
 // chunks reach the file at least every RECORDING_FLUSH_MS while data is pending, so a crash
 // loses at most that much. Nothing is written in plain text.
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SealedStreamWriter } from '../crypto/sealed-stream';
+import { SealedStreamWriter } from '../../proto/sealed-stream';
 import { eventLine, headerLine, resizeData, type AsciicastHeader } from './asciicast';
 
 export const RECORDINGS_DIR = 'recordings';

@@ -2,7 +2,8 @@ import { hchacha } from '@noble/ciphers/chacha.js';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
-// Sealed stream: the encrypted-at-rest format shared by terminal recordings and backups.
+// Sealed stream: the encrypted-at-rest format shared by terminal recordings and backups (the
+// agent seals backups on the node, the control plane opens them to verify and restore).
 // Standard XChaCha20-Poly1305 on numbered chunks; the bulk runs on Node's native
 // chacha20-poly1305 with the HChaCha20 subkey (computed once per stream by @noble/ciphers).
 //
