@@ -1,3 +1,4 @@
+// Backup destinations, shared by the agent (node backups) and the control plane (its own state and restores onto a fresh control plane).
 // Where the agent puts backup files. A backup arrives as a Readable of sealed (already
 // encrypted) bytes of unknown length; every implementation streams it with back-pressure, so
 // memory stays bounded whatever the size, and a reader never sees a half-written object.
