@@ -2,6 +2,7 @@
 // through the control plane. With -t on a TTY: raw mode, window size changes follow. Output is
 // acknowledged once stdout took it (flow control). Exits with the remote exit code.
 import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { TERMINAL_DEFAULTS, TERMINAL_FLOW } from '../../proto/terminal-defaults';
 import { ApiError, type ApiClient, type TerminalEvent, type TerminalOpenInput } from '../api/contract';
@@ -107,6 +108,10 @@ export async function runTerminal(client: ApiClient, open: Omit<TerminalOpenInpu
     if (!interactive) return;
     if (raw) {
       stdin.setRawMode(true);
+      // libuv's raw mode keeps output processing (\n -> \r\n), which moves the cursor to the
+      // first column where a full-screen program meant only "down"; the remote terminal already
+      // did that translation. setRawMode(false) restores the saved settings, opost included.
+      spawn('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] }).on('error', () => undefined);
       process.on('SIGWINCH', onResize);
     }
     stdin.on('data', onStdin);
@@ -150,7 +155,7 @@ export async function runTerminal(client: ApiClient, open: Omit<TerminalOpenInpu
     const r = await call.result;
     if (ackTimer) clearTimeout(ackTimer);
     await new Promise<void>((resolve) => stdout.write('', () => resolve()));
-    process.stderr.write(`${raw ? '\r\n' : ''}recorded as ${r.session}${r.exitCode === null ? ` (${r.reason})` : ''}\n`);
+    process.stderr.write(`${raw ? '\r\n' : ''}recorded as ${r.session}${r.exitCode === null ? ` (${r.reason})` : ''}${raw ? '\r\n' : '\n'}`);
     return interrupted && r.exitCode === null ? 130 : exitCodeFor(r.exitCode);
   } finally {
     stopInput();
