@@ -77,7 +77,8 @@ export async function openNodeShell(open: OpenTerminal, deps: NodeShellDeps): Pr
     if (inner) {
       shellPid = inner.pid;
       leaders.push(inner);
-      pts = await readlink(`/proc/${inner.pid}/fd/0`).catch(() => undefined);
+      pts = await ptyOf(inner.pid, () => child.exitCode !== null || child.signalCode !== null);
+      if (!pts) deps.log.warn({ event: 'terminal_pty_unknown', sessionId: open.sessionId }, 'the node shell runs, but its terminal was not found: window size changes will not reach it');
     }
   }
   const live: LiveTerminal = { sessionId: open.sessionId, leaders, startedAt: new Date().toISOString() };
@@ -159,6 +160,17 @@ async function ptyChild(scriptPid: number, scriptEnded: () => boolean): Promise<
   while (Date.now() < until && !scriptEnded()) {
     const child = (await allProcesses()).find((p) => p.ppid === scriptPid);
     if (child) return { pid: child.pid, startTime: child.startTime };
+    await new Promise((r) => setTimeout(r, PTY_CHILD_POLL_MS));
+  }
+  return undefined;
+}
+
+// script's child opens the PTY after the fork: until it has, its stdin is still script's pipe.
+async function ptyOf(pid: number, scriptEnded: () => boolean): Promise<string | undefined> {
+  const until = Date.now() + PTY_CHILD_WAIT_MS;
+  while (Date.now() < until && !scriptEnded()) {
+    const fd0 = await readlink(`/proc/${pid}/fd/0`).catch(() => undefined);
+    if (fd0?.startsWith('/dev/pts/')) return fd0;
     await new Promise((r) => setTimeout(r, PTY_CHILD_POLL_MS));
   }
   return undefined;

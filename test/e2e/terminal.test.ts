@@ -254,9 +254,11 @@ describe('in Chromium', () => {
       await term.replay.click();
       const player = new RecordingPlayer(page);
       await player.player.waitFor();
-      await player.speed(8).click();
-      await player.toggle.click();
-      await expect.poll(() => player.text(), { timeout: 60_000 }).toContain(word.toUpperCase());
+      // At its own pace (the player starts by itself): the output shows for the two seconds
+      // before `clear` wiped it.
+      await player.speed(1).click();
+      if ((await player.toggle.getAttribute('aria-label')) === 'Play') await player.toggle.click();
+      await expect.poll(() => player.text(), { timeout: 30_000, interval: 100 }).toContain(word.toUpperCase());
       await screenshot(page, 'terminal-03-replay');
 
       // The same recording, altered on disk: the player refuses it and shows none of it.
@@ -282,6 +284,42 @@ describe('in Chromium', () => {
 });
 
 describe('sessions end cleanly', () => {
+  it('closing the browser tab ends the remote process', async () => {
+    const sleeper = `sleep 34${Math.floor(Math.random() * 1000)}`;
+    const ui = await launchUi();
+    try {
+      await ui.page.goto(x.hx.url);
+      await new LoginPage(ui.page).login(x.hx.token);
+      await ui.page.goto(`${x.hx.url}/#/terminal/app/${APP}`);
+      const term = new TerminalPage(ui.page);
+      await term.waitState('live');
+      await term.typeLine(sleeper);
+      await waitFor('the sleep to run', () => nodeProcesses(sleeper).length > 0);
+    } finally {
+      await ui.close();
+    }
+    await waitFor('no process of the session left', () => nodeProcesses(sleeper).length === 0, 15_000);
+  });
+
+  it('a dropped SSH connection ends the session on both sides, and nothing is left running', async () => {
+    const sleeper = `sleep 35${Math.floor(Math.random() * 1000)}`;
+    const s = await new Session(api.client, { target: { kind: 'app', app: APP } }).open();
+    await s.type(`${sleeper}\r`);
+    await waitFor('the sleep to run', () => nodeProcesses(sleeper).length > 0);
+    // The sshd processes of the control plane's connection die: the TCP connection is reset.
+    sh(`pkill -9 -f '[s]shd: ${x.user}' || true`);
+    const result = await s.result;
+    expect(result.exitCode).toBe(null);
+    expect(result.reason).toMatch(/connection to the agent broke/);
+    expect(result.recording.state).toBe('ended');
+    await waitFor('no process of the session left', () => nodeProcesses(sleeper).length === 0, 15_000);
+    // The fleet reconnects by itself and a new session works.
+    await waitFor('a new session', async () => {
+      const again = await new Session(api.client, { target: { kind: 'app', app: APP }, command: ['true'], tty: false }).open().catch(() => null);
+      return again ? (await again.result).exitCode === 0 : false;
+    }, 60_000, 1_000);
+  });
+
   it('closing the session ends the remote process and everything it started', async () => {
     const sleeper = `sleep 31${Math.floor(Math.random() * 1000)}`;
     const s = await new Session(api.client, { target: { kind: 'app', app: APP } }).open();
