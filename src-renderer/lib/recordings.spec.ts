@@ -1,3 +1,4 @@
+import { CONTAINER_SHELL } from '../../proto/terminal-defaults';
 import { describe, expect, it } from 'vitest';
 import { RecordingsQuery, type RecordingSummary } from '../../src-main/api/contract';
 import { DEFAULT_RECORDING_RETENTION_DAYS } from '../../proto/terminal-defaults';
@@ -12,6 +13,7 @@ import {
   recordingMatches,
   recordingsQuery,
   recordingTarget,
+  recordingTargetShort,
   retentionLabel,
 } from './recordings';
 
@@ -79,6 +81,9 @@ describe('column texts', () => {
     expect(recordingTarget(rec('a'))).toBe('web / podploy-web-v1');
     expect(recordingTarget(rec('a', { app: null, container: '' }))).toBe('node shell');
     expect(commandLabel([])).toBe('login shell');
+    expect(commandLabel([...CONTAINER_SHELL])).toBe('shell');
+    expect(recordingTargetShort(rec('a'))).toBe('web');
+    expect(recordingTargetShort(rec('a', { app: null, container: '' }))).toBe('node shell');
     expect(commandLabel(['sh', '-c', "echo 'hi' there"])).toBe(`sh -c 'echo '\\''hi'\\'' there'`);
     expect(exitLabel(rec('a'))).toBe('');
     expect(exitLabel(rec('a', { state: 'ended', exitCode: 130 }))).toBe('130');

@@ -2,7 +2,7 @@
 // range; kept in the address), the query it sends, the live list (merged from the topics), and
 // the words for each column. Pure; unit-tested in recordings.spec.ts.
 import type { InputOf, RecordingSummary } from '../../src-main/api/contract';
-import { DEFAULT_RECORDING_RETENTION_DAYS } from '../../proto/terminal-defaults';
+import { CONTAINER_SHELL, DEFAULT_RECORDING_RETENTION_DAYS } from '../../proto/terminal-defaults';
 
 export const RECORDINGS_PAGE_LIMIT = 500;
 
@@ -82,9 +82,17 @@ export function recordingTarget(r: Pick<RecordingSummary, 'app' | 'container'>):
   return r.app ? `${r.app} / ${r.container}` : r.container;
 }
 
-// Shell-like quoting for one line: the login shell reads "login shell".
+// The app alone (its container in a tooltip); a node shell says so.
+export function recordingTargetShort(r: Pick<RecordingSummary, 'app' | 'container'>): string {
+  if (!r.container) return 'node shell';
+  return r.app ?? r.container;
+}
+
+// Shell-like quoting for one line: the login shell reads "login shell", the agent's default
+// container shell "shell".
 export function commandLabel(command: readonly string[]): string {
   if (!command.length) return 'login shell';
+  if (command.length === CONTAINER_SHELL.length && command.every((a, i) => a === CONTAINER_SHELL[i])) return 'shell';
   return command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
