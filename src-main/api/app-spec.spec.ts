@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppSpec, DEPLOY_DEFAULTS, HEALTH_DEFAULTS, parseEnvPairs } from './app-spec';
+import { AppSpec, DEPLOY_DEFAULTS, HEALTH_DEFAULTS, parseEnvPairs, parseVolumeFlags } from './app-spec';
 
 const base = { name: 'web', node: 'n1', source: { kind: 'image', image: 'localhost/app:v1' } } as const;
 const issues = (input: unknown) => {
@@ -54,5 +54,18 @@ describe('AppSpec', () => {
     expect(parseEnvPairs(['A=1', 'B=x=y', 'EMPTY='])).toEqual({ A: '1', B: 'x=y', EMPTY: '' });
     expect(() => parseEnvPairs(['novalue'])).toThrow("'novalue' is not KEY=VALUE");
     expect(() => parseEnvPairs(['9X=1'])).toThrow("'9X': an environment key");
+  });
+});
+
+describe('--volume flags', () => {
+  it('reads NAME:/PATH and refuses anything else', () => {
+    expect(parseVolumeFlags(['data:/var/lib/app', 'cache:/tmp/c'])).toEqual([
+      { name: 'data', path: '/var/lib/app' },
+      { name: 'cache', path: '/tmp/c' },
+    ]);
+    expect(() => parseVolumeFlags(['data'])).toThrow("'data' is not NAME:/PATH (e.g. data:/var/lib/app)");
+    expect(() => parseVolumeFlags([':/x'])).toThrow('is not NAME:/PATH');
+    expect(() => parseVolumeFlags(['data:'])).toThrow('is not NAME:/PATH');
+    expect(issues({ ...base, volumes: parseVolumeFlags(['Data:relative']) }).join('; ')).toMatch(/volume name.*mount path is absolute|mount path is absolute.*volume name/);
   });
 });

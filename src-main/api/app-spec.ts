@@ -150,3 +150,12 @@ export function parseEnvPairs(pairs: string[]): Record<string, string> {
   }
   return env;
 }
+
+// `NAME:/PATH` flags (podploy app create --volume) as the spec's volumes; the spec checks names and paths.
+export function parseVolumeFlags(flags: string[]): { name: string; path: string }[] {
+  return flags.map((f) => {
+    const i = f.indexOf(':');
+    if (i < 1 || i === f.length - 1) throw new Error(`'${f}' is not NAME:/PATH (e.g. data:/var/lib/app)`);
+    return { name: f.slice(0, i), path: f.slice(i + 1) };
+  });
+}
