@@ -1,10 +1,11 @@
 // The only way anything changes on the node through the agent: a command signed by the control
 // plane, for this node, inside its time window, never seen before.
 import type { KeyObject } from 'node:crypto';
-import type { CommandEnvelope, CommandResult, RemoveApp, SetAppRunning, SetIngressSettings, SignedCommand } from '../proto/gen/podploy/agent/v1/agent';
+import type { CommandEnvelope, CommandResult, RemoveApp, SetAppRunning, SetIngressSettings, SignedCommand, TestBackupDestination } from '../proto/gen/podploy/agent/v1/agent';
 import { tlsSettingsProblems, type HttpRedirectMode, type IngressTlsSettings } from '../proto/ingress-tls';
 import { CommandRejected, verifyCommand, type NonceStore } from '../proto/signing';
 import type { Logger } from './logger';
+import { BackupPoliciesRefused } from './backup/policies';
 import { removeApp, type AppRemoverDeps } from './deploy/remove-app';
 import type { TlsSettingsOutcome } from './ingress/runtime';
 import type { LabelsStore } from './state/labels-store';
@@ -27,6 +28,11 @@ export interface CommandExecutorDeps {
   apps?: Omit<AppRemoverDeps, 'log'>;
   // Lazarus (SetAppRunning); absent: the command is refused.
   lazarus?: { setRunning(app: string, running: boolean): Promise<string> };
+  // The node's backups (SetBackupPolicies, TestBackupDestination); absent: refused.
+  backups?: {
+    setPolicies(signed: SignedCommand, envelope: CommandEnvelope): string;
+    testDestination(wire: TestBackupDestination): Promise<{ ok: boolean; message: string }>;
+  };
   log: Logger;
   now?: () => number;
 }
@@ -38,7 +44,7 @@ export class CommandExecutor {
   // command's own error (nothing changed).
   async execute(signed: SignedCommand): Promise<CommandResult> {
     const envelope = this.verify(signed);
-    const result = await this.apply(envelope);
+    const result = await this.apply(envelope, signed);
     this.deps.log.info({ event: 'command_applied', actor: envelope.actor, nonce: envelope.nonce, command: commandName(envelope) }, result.message);
     return result;
   }
@@ -77,7 +83,19 @@ export class CommandExecutor {
     return { ok: true, message, labels: {} };
   }
 
-  private async apply(envelope: CommandEnvelope): Promise<CommandResult> {
+  private async backupCommand(envelope: CommandEnvelope, signed: SignedCommand): Promise<CommandResult> {
+    if (!this.deps.backups) throw new UnknownCommand('this agent runs without backups; backup commands cannot apply');
+    try {
+      if (envelope.setBackupPolicies) return { ok: true, message: this.deps.backups.setPolicies(signed, envelope), labels: {} };
+      const tested = await this.deps.backups.testDestination(envelope.testBackupDestination!);
+      return { ...tested, labels: {} };
+    } catch (err) {
+      if (err instanceof BackupPoliciesRefused) throw new InvalidCommand(err.message);
+      throw err;
+    }
+  }
+
+  private async apply(envelope: CommandEnvelope, signed: SignedCommand): Promise<CommandResult> {
     if (envelope.setLabels) {
       const labels = this.deps.labels.replace(envelope.setLabels.labels);
       return { ok: true, message: `labels set (${Object.keys(labels).length})`, labels };
@@ -87,6 +105,8 @@ export class CommandExecutor {
     if (envelope.setAppRunning) return this.setAppRunning(envelope.setAppRunning);
     if (envelope.deployApp) throw new UnknownCommand('a signed deploy_app goes through the Deploy RPC (it streams its steps), not Execute');
     if (envelope.openTerminal) throw new UnknownCommand('a signed open_terminal goes through the Terminal RPC');
+    if (envelope.setBackupPolicies || envelope.testBackupDestination) return this.backupCommand(envelope, signed);
+    if (envelope.runBackup || envelope.restoreBackup) throw new UnknownCommand(`a signed ${envelope.runBackup ? 'run_backup' : 'restore_backup'} goes through the Backup RPC (it streams progress), not Execute`);
     this.deps.log.warn({ event: 'command_unknown', actor: envelope.actor, nonce: envelope.nonce }, 'signed command of an unknown kind');
     throw new UnknownCommand('the signed command carries no command this agent knows; upgrade the agent');
   }
@@ -113,5 +133,9 @@ export function commandName(envelope: CommandEnvelope): string {
   if (envelope.removeApp) return 'remove_app';
   if (envelope.setAppRunning) return 'set_app_running';
   if (envelope.openTerminal) return 'open_terminal';
+  if (envelope.setBackupPolicies) return 'set_backup_policies';
+  if (envelope.runBackup) return 'run_backup';
+  if (envelope.restoreBackup) return 'restore_backup';
+  if (envelope.testBackupDestination) return 'test_backup_destination';
   return 'unknown';
 }

@@ -2,6 +2,7 @@
 // gates), until SIGTERM or SIGINT.
 import type { AgentConfig } from '../proto/agent-config';
 import type { SignedCommand } from '../proto/gen/podploy/agent/v1/agent';
+import { NodeBackups } from './backup/node-backups';
 import { CommandExecutor } from './commands';
 import { loadAgentTls } from './config';
 import { Deployer } from './deploy/deploy-app';
@@ -77,7 +78,19 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     lazarus.start().catch((err) => log.error({ event: 'lazarus_start_failed', err: (err as Error).message }, 'Lazarus did not start'));
     nodeEvents.startMetrics({ podman, live: () => deployer.state.all(), restarts: (app) => lazarus.restartsOf(app) });
     const apps = { podman, deployer, ingress, lazarus, forgetSecrets: (c: string) => secrets.forget(c) };
-    const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, ingress, apps, lazarus, log });
+    // Backups run on their schedules from the node's signed policies, also with the control plane closed.
+    const backups = new NodeBackups({
+      nodeId: config.nodeId,
+      stateDir: config.stateDir,
+      commandKey: tls.commandKey,
+      podman,
+      apps: { live: (app) => deployer.state.live(app), gateOpen: () => false },
+      openSealed: (sealed) => openSealed(config, sealed),
+      events: nodeEvents.sink,
+      log,
+    });
+    backups.start().catch((err) => log.error({ event: 'backups_start_failed', err: (err as Error).message }, 'backups did not start'));
+    const commands = new CommandExecutor({ nodeId: config.nodeId, commandKey: tls.commandKey, nonces, labels, ingress, apps, lazarus, backups, log });
     const deploys = {
       deployer,
       ingress,
@@ -88,7 +101,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     // Terminal sessions a killed agent left running end before new ones can open.
     const terminalSessions = new LiveTerminals(config.stateDir);
     await terminalSessions.endOrphans(containerKill(podman), log);
-    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys, terminals: { sessions: terminalSessions, events: nodeEvents.sink } });
+    const service = createAgentService({ nodeId: config.nodeId, podman, labels, commands, log, startedAtMs: Date.now(), deploys, terminals: { sessions: terminalSessions, events: nodeEvents.sink }, backups });
     const server = await startAgentServer(config.listenHost, config.listenPort, tls, service);
     log.info({ event: 'agent_started', version: AGENT_VERSION, nodeId: config.nodeId, listen: `${config.listenHost}:${server.port}`, apps: Object.keys(ingress.known()).length }, 'agent listening');
     nodeEvents.sink.emit({ kind: 'agent.started', message: `agent ${AGENT_VERSION} started`, data: { version: AGENT_VERSION, apps: Object.keys(ingress.known()).length } });
@@ -96,6 +109,7 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     const shutdown = (signal: string) => {
       log.info({ event: 'agent_stopping', signal }, 'agent stopping');
       liveness.close();
+      backups.stop();
       // Events last: what stopping emits still goes out (within the publisher's close deadline).
       Promise.allSettled([lazarus.stop(), server.stop(), ingress.stop(), terminalSessions.endOrphans(containerKill(podman), log, 'stop')])
         .then(() => nodeEvents.stop())

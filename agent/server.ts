@@ -1,11 +1,13 @@
 // The agent's gRPC server: mutual TLS against the fleet CA, and only the control plane's
 // certificate (CN podploy-control-plane) may call.
 import { Server, ServerCredentials, status, type ServerErrorResponse, type ServerUnaryCall } from '@grpc/grpc-js';
-import type { CommandEnvelope, DeployEvent, LogChunk } from '../proto/gen/podploy/agent/v1/agent';
+import type { BackupProgress, CommandEnvelope, DeployEvent, LogChunk } from '../proto/gen/podploy/agent/v1/agent';
 import { AgentService, type AgentServer } from '../proto/gen/podploy/agent/v1/agent';
 import { CommandRejected } from '../proto/signing';
 import { CONTROL_PLANE_CN } from '../proto/tls';
 import { CommandExecutor, InvalidCommand, UnknownCommand } from './commands';
+import { BackupCallRefused, handleBackupCall } from './backup/backup-rpc';
+import type { NodeBackups } from './backup/node-backups';
 import { IngressBusyError } from './ingress/runtime';
 import { DeployRefusedError } from './deploy/deploy-app';
 import { LazarusRefused } from './lazarus/lazarus';
@@ -39,6 +41,8 @@ export interface AgentServiceDeps {
   apps?: AppView;
   // The node's live terminal sessions and where their events go; absent: Terminal answers UNAVAILABLE.
   terminals?: Pick<TerminalCallDeps, 'sessions' | 'events'>;
+  // The node's backups; absent: Backup and ListBackupRuns answer UNAVAILABLE.
+  backups?: NodeBackups;
 }
 
 function appViewOf(deps: AgentServiceDeps): AppView {
@@ -190,6 +194,41 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
       if (!callerIsControlPlane(call, log)) return failStream(call, notControlPlane());
       if (!deps.terminals) return failStream(call, grpcError(status.UNAVAILABLE, `node ${deps.nodeId}: this agent runs without terminals`));
       handleTerminal(call, { nodeId: deps.nodeId, podman: deps.podman, apps, commands: deps.commands, log, ...deps.terminals });
+    },
+
+    // Server-streaming: progress, then one final message (see backup/backup-rpc.ts).
+    backup(call) {
+      if (!callerIsControlPlane(call, log)) return failStream(call, notControlPlane());
+      if (!deps.backups) return failStream(call, grpcError(status.UNAVAILABLE, `node ${deps.nodeId}: this agent runs without backups`));
+      let open = true;
+      const closed = () => {
+        if (open) log.info({ event: 'backup_caller_gone' }, 'the caller went away; the backup goes on');
+        open = false;
+      };
+      call.on('cancelled', closed);
+      call.on('error', closed);
+      const write = (p: BackupProgress) => {
+        if (open && !call.cancelled && !call.destroyed) call.write(p);
+      };
+      handleBackupCall(call.request, { verify: (signed) => deps.commands.verify(signed), write }, deps.backups, deps.nodeId, log).then(
+        () => {
+          open = false;
+          if (!call.cancelled && !call.destroyed) call.end();
+        },
+        (err: Error) => {
+          open = false;
+          if (err instanceof CommandRejected) return failStream(call, grpcError(status.PERMISSION_DENIED, `node ${deps.nodeId} rejected the command: ${err.message}`));
+          if (err instanceof BackupCallRefused) return failStream(call, grpcError(status.INVALID_ARGUMENT, err.message));
+          log.error({ event: 'backup_call_failed', err }, 'backup call failed');
+          failStream(call, grpcError(status.INTERNAL, `node ${deps.nodeId}: the backup call failed: ${err.message}`));
+        },
+      );
+    },
+
+    listBackupRuns(call, callback) {
+      if (!callerIsControlPlane(call, log)) return callback(notControlPlane());
+      if (!deps.backups) return callback(grpcError(status.UNAVAILABLE, `node ${deps.nodeId}: this agent runs without backups`));
+      callback(null, { runs: deps.backups.listRuns(call.request) });
     },
 
     listContainers(call, callback) {

@@ -8,6 +8,8 @@ import { runExecWithInput } from './exec-stream';
 
 // Exit code of a shell whose command was not found, and of our wrapper when no tool is there.
 export const COMMAND_NOT_FOUND = 127;
+// Exit code of our wrapper when the password's secret file is not in the container.
+export const PASSWORD_FILE_MISSING = 67;
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_$.-]{0,62}$/;
 
 export function checkName(what: string, name: string): void {
@@ -22,6 +24,9 @@ export interface DbCommandSpec {
   // The environment variable the tool reads its password from (PGPASSWORD, MYSQL_PWD).
   passwordVariable?: string;
   password?: string;
+  // Or: a file inside the container holding it (an app secret at /run/secrets/NAME), read by
+  // the wrapper there, so the agent never holds the value.
+  passwordFile?: string;
   user?: string;
   what: string;
 }
@@ -29,7 +34,16 @@ export interface DbCommandSpec {
 // sh -c SCRIPT NAME ARGS…: reads the password line when asked, then execs the first tool found.
 export function dbCommand(spec: DbCommandSpec): ExecCommand {
   if (spec.password !== undefined && /[\r\n]/.test(spec.password)) throw new Error(`${spec.what}: the password contains a line break, which the agent cannot pass on stdin`);
-  const readPassword = spec.password !== undefined && spec.passwordVariable ? `IFS= read -r ${spec.passwordVariable} || true; export ${spec.passwordVariable}; ` : '';
+  if (spec.passwordFile !== undefined && !/^\/[A-Za-z0-9_.\/-]+$/.test(spec.passwordFile)) throw new Error(`${spec.what}: password file "${spec.passwordFile}" is not a plain absolute path`);
+  const variable = spec.passwordVariable;
+  const readPassword = !variable
+    ? ''
+    : spec.passwordFile !== undefined
+      ? `[ -r '${spec.passwordFile}' ] || { echo "the password file ${spec.passwordFile} is not in this container (is the secret set for the app?)" >&2; exit ${PASSWORD_FILE_MISSING}; }; ` +
+        `v=$(cat '${spec.passwordFile}' && printf x) || exit ${PASSWORD_FILE_MISSING}; ${variable}=\${v%x}; unset v; export ${variable}; `
+      : spec.password !== undefined
+        ? `IFS= read -r ${variable} || true; export ${variable}; `
+        : '';
   const tools = spec.tools.join(' ');
   const script =
     `${readPassword}for tool in ${tools}; do command -v "$tool" >/dev/null 2>&1 && exec "$tool" "$@"; done; ` +
@@ -39,7 +53,7 @@ export function dbCommand(spec: DbCommandSpec): ExecCommand {
     cmd: ['sh', '-c', script, spec.tools[0]!, ...spec.args],
     user: spec.user,
     what: spec.what,
-    stdinPrefix: readPassword ? Buffer.from(`${spec.password}\n`) : undefined,
+    stdinPrefix: readPassword && spec.passwordFile === undefined ? Buffer.from(`${spec.password}\n`) : undefined,
     explainExit: (code) => (code === COMMAND_NOT_FOUND ? `${spec.tools.join(' or ')} (or sh) is not installed in container ${spec.container}; dump with a container that has the database's client tools` : undefined),
   };
 }

@@ -18,6 +18,8 @@ export interface MysqlTarget {
   user?: string;
   // Passed on stdin into MYSQL_PWD, never in argv or in the exec's stored environment.
   password?: string;
+  // Or a file in the container holding the password (/run/secrets/NAME), read there.
+  passwordFile?: string;
   execUser?: string;
 }
 
@@ -80,5 +82,5 @@ function checked(options: MysqlTarget): string {
 }
 
 function command(options: MysqlTarget, tools: string[], args: string[], what: string): ExecCommand {
-  return dbCommand({ container: options.container, tools, args, passwordVariable: 'MYSQL_PWD', password: options.password, user: options.execUser, what });
+  return dbCommand({ container: options.container, tools, args, passwordVariable: 'MYSQL_PWD', password: options.password, passwordFile: options.passwordFile, user: options.execUser, what });
 }

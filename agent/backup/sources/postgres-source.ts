@@ -16,6 +16,8 @@ export interface PostgresTarget {
   user?: string;
   // Only when the container's local connections need one; passed on stdin, never in argv or env.
   password?: string;
+  // Or a file in the container holding the password (/run/secrets/NAME), read there.
+  passwordFile?: string;
   // The container's user to exec as; default its own.
   execUser?: string;
 }
@@ -89,5 +91,5 @@ function checked(options: PostgresTarget): string {
 }
 
 function pgCommand(options: PostgresTarget, tool: string, args: string[], what: string): ExecCommand {
-  return dbCommand({ container: options.container, tools: [tool], args, passwordVariable: 'PGPASSWORD', password: options.password, user: options.execUser, what });
+  return dbCommand({ container: options.container, tools: [tool], args, passwordVariable: 'PGPASSWORD', password: options.password, passwordFile: options.passwordFile, user: options.execUser, what });
 }
