@@ -203,7 +203,7 @@ describe('runs', () => {
     const copy = `${APP}-copy`;
     volumes.push(copy);
     const progress: BackupProgress[] = [];
-    const final = await a.backups.restore({ policy: p, runId: done.id, destinationId: '', restoreId: 'rs-1', mode: 'new', targetName: copy, sealedBackupKey: Buffer.alloc(0) }, (m) => progress.push(m));
+    const final = await a.backups.restore({ policy: p, runId: done.id, destinationId: '', restoreId: 'rs-1', mode: 'new', targetName: copy, sealedBackupKey: Buffer.alloc(0), targetApp: '' }, (m) => progress.push(m));
     expect(final).toMatchObject({ final: true, ok: true });
     expect(await inHelper(copy, MANIFEST)).toBe(await inHelper(DATA, MANIFEST));
     expect(a.events.find((e) => e.kind === 'restore.done')?.data).toMatchObject({ runId: done.id, target: copy });
@@ -300,7 +300,7 @@ describe('runs', () => {
     writeFileSync(data, bytes);
     const target = `${APP}-dmg`;
     volumes.push(target);
-    const final = await a.backups.restore({ policy: p, runId: 'run-dmg', destinationId: 'disk', restoreId: 'rs-dmg', mode: 'new', targetName: target, sealedBackupKey: Buffer.alloc(0) });
+    const final = await a.backups.restore({ policy: p, runId: 'run-dmg', destinationId: 'disk', restoreId: 'rs-dmg', mode: 'new', targetName: target, sealedBackupKey: Buffer.alloc(0), targetApp: '' });
     expect(final).toMatchObject({ final: true, ok: false });
     expect(final.error).toMatch(/was altered .*refused/);
     expect(execFileSync('podman', ['--url', `unix://${socket}`, 'volume', 'ls', '--format', '{{.Name}}'], { encoding: 'utf8' }).split('\n')).not.toContain(target);

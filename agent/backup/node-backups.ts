@@ -124,7 +124,7 @@ export class NodeBackups {
       return finalMessage(id, false, 'refused', { phase: 'refused', error: `node ${this.deps.nodeId}: ${errorText(err)}` });
     }
     return restoreBackup(
-      { policy, runId: wire.runId, restoreId: id, destinationId: wire.destinationId, mode: wire.mode === 'over' ? 'over' : 'new', targetName: wire.targetName, key, onProgress },
+      { policy, runId: wire.runId, restoreId: id, destinationId: wire.destinationId, mode: wire.mode === 'over' ? 'over' : 'new', targetName: wire.targetName, ...(wire.targetApp ? { targetApp: wire.targetApp } : {}), key, onProgress },
       { nodeId: this.deps.nodeId, podman: this.deps.podman, apps: this.deps.apps, events: this.deps.events, log: this.deps.log, openDestination: this.deps.openDestination },
     );
   }

@@ -30,6 +30,8 @@ export interface RestoreRequest {
   destinationId: string;
   mode: 'new' | 'over';
   targetName: string;
+  // Another app of this node to restore into (its live container for databases); absent: the policy's.
+  targetApp?: string;
   key: Uint8Array;
   signal?: AbortSignal;
   onProgress?: ProgressSink;
@@ -69,7 +71,8 @@ export async function restoreBackup(req: RestoreRequest, deps: RestoreDeps): Pro
     const hash = createHash('sha256');
     const hashed = data.pipe(new Transform({ transform: (c: Buffer, _e, done) => (hash.update(c), done(null, c)) }));
     data.once('error', (err) => hashed.destroy(err));
-    const target = await restoreInto(policy, manifest, hashed, { mode: req.mode, name: req.targetName, restoredFrom: runId, signal: req.signal }, deps);
+    const into = req.targetApp ? { ...policy, app: req.targetApp } : policy;
+    const target = await restoreInto(into, manifest, hashed, { mode: req.mode, name: req.targetName, restoredFrom: runId, signal: req.signal }, deps);
     const sha256 = hash.digest('hex');
     const durationMs = Date.now() - started;
     const message = `run ${runId} restored ${req.mode === 'over' ? 'over' : 'into new'} ${policy.source.kind === 'volume' ? 'volume' : policy.source.kind === 'sqlite' ? 'file' : 'database'} ${target}: ${manifest.plainBytes} bytes, sha256 ${sha256}, in ${durationMs} ms`;

@@ -212,6 +212,11 @@ export interface RestoreBackup {
    * empty: this node's own backup key.
    */
   sealedBackupKey: Buffer;
+  /**
+   * Restore into this app's container or volume instead of the policy's app (same source kind,
+   * on this node); empty: the policy's app.
+   */
+  targetApp: string;
 }
 
 export interface TestBackupDestination {
@@ -3014,6 +3019,7 @@ function createBaseRestoreBackup(): RestoreBackup {
     mode: "",
     targetName: "",
     sealedBackupKey: Buffer.alloc(0),
+    targetApp: "",
   };
 }
 
@@ -3039,6 +3045,9 @@ export const RestoreBackup: MessageFns<RestoreBackup> = {
     }
     if (message.sealedBackupKey.length !== 0) {
       writer.uint32(58).bytes(message.sealedBackupKey);
+    }
+    if (message.targetApp !== "") {
+      writer.uint32(66).string(message.targetApp);
     }
     return writer;
   },
@@ -3112,6 +3121,14 @@ export const RestoreBackup: MessageFns<RestoreBackup> = {
             message.sealedBackupKey = Buffer.from(reader.bytes());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.targetApp = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3153,6 +3170,11 @@ export const RestoreBackup: MessageFns<RestoreBackup> = {
         : isSet(object.sealed_backup_key)
         ? Buffer.from(bytesFromBase64(object.sealed_backup_key))
         : Buffer.alloc(0),
+      targetApp: isSet(object.targetApp)
+        ? globalThis.String(object.targetApp)
+        : isSet(object.target_app)
+        ? globalThis.String(object.target_app)
+        : "",
     };
   },
 
@@ -3179,6 +3201,9 @@ export const RestoreBackup: MessageFns<RestoreBackup> = {
     if (message.sealedBackupKey.length !== 0) {
       obj.sealedBackupKey = base64FromBytes(message.sealedBackupKey);
     }
+    if (message.targetApp !== "") {
+      obj.targetApp = message.targetApp;
+    }
     return obj;
   },
 
@@ -3196,6 +3221,7 @@ export const RestoreBackup: MessageFns<RestoreBackup> = {
     message.mode = object.mode ?? "";
     message.targetName = object.targetName ?? "";
     message.sealedBackupKey = object.sealedBackupKey ?? Buffer.alloc(0);
+    message.targetApp = object.targetApp ?? "";
     return message;
   },
 };
