@@ -41,6 +41,8 @@ import { RecordingStore } from './terminal/recording-store';
 import { recoverInterruptedRecordings } from './terminal/recording-recovery';
 import { Recordings, recordingsHandlers } from './terminal/recordings-service';
 import { TerminalSessions, terminalHandlers } from './terminal/terminal-service';
+import { Backups } from './backups/backups';
+import { backupHandlers } from './backups/backup-service';
 
 export const VERSION = '0.1.0';
 export const DB_FILE = 'podploy.db';
@@ -135,6 +137,22 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   };
   const recordings = new Recordings(recordingDeps);
 
+  // Backups: policies pushed to the nodes signed, runs folded from their events; the control
+  // plane's own state backed up on its own schedule.
+  const backups = new Backups({
+    db,
+    vault,
+    masterKey,
+    dataDir: opts.dataDir,
+    nodes,
+    fleet,
+    audit,
+    writer: `podploy-control-plane ${VERSION}`,
+    publishRun: (r) => router.publish('backups.runs.changed', r),
+    publishPolicy: (p) => router.publish('backups.policies.changed', p),
+    log: (msg, extra) => log.warn(extra ?? {}, msg),
+  });
+
   router = new Router({
     'session.whoami': async (_i, ctx) => ({ user: ctx.actor, source: ctx.source, version: VERSION }),
     ...nodeHandlers({
@@ -183,6 +201,11 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     'audit.list': async ({ limit, beforeId }) => audit.list(limit, beforeId),
     ...terminalHandlers({ ...recordingDeps, nodes, fleet }, terminalSessions),
     ...recordingsHandlers(recordingDeps, recordings),
+    ...backupHandlers({
+      backups,
+      secretNames: (appId) => secretStore.current(appId).entries.map((e) => e.name),
+      redeploy: (name, release, ctx) => router.call('apps.rollback', { name, to: release }, ctx),
+    }),
   });
 
   await recoverInterruptedRecordings(recordingDeps);
@@ -191,6 +214,9 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   fleet.start();
   events.start();
   fleet.watch({ attached: (id) => events.attach(id), detached: (id) => void events.detach(id), linkUp: (id) => events.nudge(id) });
+  const stopBackupEvents = router.subscribe('events.appended', (e) => backups.onEvent(e));
+  fleet.watch({ attached: () => undefined, detached: () => undefined, linkUp: (id) => void backups.onLinkUp(id) });
+  backups.start();
   return {
     router,
     tokens,
@@ -201,6 +227,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     firstAdminToken,
     async close() {
       stopRecordingSweeper();
+      stopBackupEvents();
+      backups.stop();
       await terminalSessions.closeAll();
       await events.stop();
       await fleet.stop();

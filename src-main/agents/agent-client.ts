@@ -2,6 +2,7 @@ import { credentials, Metadata, type ClientDuplexStream, type ClientReadableStre
 import type { Server } from 'node:net';
 import {
   AgentClient,
+  type BackupProgress,
   type CommandEnvelope,
   type CommandResult,
   type DeployApp,
@@ -9,8 +10,11 @@ import {
   type HandshakeResponse,
   type ListContainersResponse,
   type LogChunk,
+  type ListBackupRunsResponse,
   type LogsRequest,
   type OpenTerminal,
+  type RestoreBackup,
+  type RunBackup,
   type TerminalInput,
   type TerminalOutput,
   type UsageReport,
@@ -111,6 +115,40 @@ export class AgentConnection {
     const stream = this.client.terminal();
     stream.write({ open: signed });
     return stream;
+  }
+
+  // A signed run_backup or restore_backup; the agent streams progress and then one final message.
+  // The work goes on on the node when this caller goes away (the run is reported as events).
+  backup(
+    command: { runBackup: RunBackup; restoreBackup?: undefined } | { restoreBackup: RestoreBackup; runBackup?: undefined },
+    actor: string,
+    onProgress: (p: BackupProgress) => void,
+    ttlMs = COMMAND_TTL_MS,
+  ): Promise<BackupProgress> {
+    const signed = signCommand({ nodeId: this.nodeId, actor, ...command }, this.creds.signingKey, { ttlMs });
+    const what = command.runBackup ? 'backup' : 'restore';
+    return new Promise((resolve, reject) => {
+      let final: BackupProgress | null = null;
+      const stream = this.client.backup(signed);
+      stream.on('data', (p: BackupProgress) => {
+        if (p.final) final = p;
+        else onProgress(p);
+      });
+      stream.on('error', (err: Error & { details?: string }) =>
+        reject(new ApiError('agent_failed', `the agent refused or broke off the ${what}: ${err.details || err.message}`, `see \`podploy backup runs\` and \`podploy events --kind ${what}\` for what the node recorded`)),
+      );
+      stream.on('end', () =>
+        final ? resolve(final) : reject(new ApiError('agent_failed', `the agent ended the ${what} without a result`, 'look at the agent log on the node')),
+      );
+    });
+  }
+
+  listBackupRuns(policyId = '', limit = 0, deadlineMs = LIST_CONTAINERS_DEADLINE_MS): Promise<ListBackupRunsResponse> {
+    return new Promise((resolve, reject) => {
+      this.client.listBackupRuns({ policyId, limit }, new Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+        err ? reject(new ApiError('agent_failed', `the agent could not list its backup runs: ${err.details || err.message}`)) : resolve(res!),
+      );
+    });
   }
 
   listContainers(app: string, deadlineMs = LIST_CONTAINERS_DEADLINE_MS): Promise<ListContainersResponse> {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { ApiError, parseEnvPairs, RestartPolicy, type AppSpecInput, type DeployProgress, type NodeSummary, type OnboardProgress, type SshAuth } from '../api/contract';
+import { ApiError, parseEnvPairs, parseVolumeFlags, RestartPolicy, type AppSpecInput, type DeployProgress, type NodeSummary, type OnboardProgress, type SshAuth } from '../api/contract';
 import { connectApi, DEFAULT_URL, type Connection } from './api-connection';
 import { defaultDataDir } from './data-dir';
 import { formatAppInfo, formatAppList, formatAudit, formatNodeInfo, formatNodeList, formatProgress, formatReleases } from './format';
@@ -17,6 +17,7 @@ import { registerLogsCommands } from './logs-commands';
 import { registerEventsCommands } from './events-commands';
 import { registerTerminalCommands } from './terminal-commands';
 import { registerRecordingsCommands } from './recordings-commands';
+import { registerBackupCommands } from './backup-commands';
 
 const program = new Command();
 program
@@ -165,10 +166,11 @@ addLazarusOptions(
     .option('--port <port>', 'the port the container listens on', (v) => Number(v))
     .option('--domain <domain>', 'a domain routed to the app (repeatable)', collect, [])
     .option('--health <path>', 'HTTP health check path')
-    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, []),
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collect, [])
+    .option('--volume <NAME:/PATH>', 'a named volume mounted at PATH; it outlives releases (repeatable)', collect, []),
 )
   .option('--json', 'print JSON')
-  .action(async (name: string, o: LazarusFlags & { node: string; image?: string; git?: string; ref: string; containerfile?: string; port?: number; domain: string[]; health?: string; env: string[]; json?: boolean }) => {
+  .action(async (name: string, o: LazarusFlags & { node: string; image?: string; git?: string; ref: string; containerfile?: string; port?: number; domain: string[]; health?: string; env: string[]; volume: string[]; json?: boolean }) => {
     if (!!o.image === !!o.git) fail(new ApiError('invalid_input', 'give exactly one source: --image REF or --git URL'));
     let lazarus: ReturnType<typeof applyLazarusFlags> = { restart: RestartPolicy.parse({}) };
     try {
@@ -182,12 +184,19 @@ addLazarusOptions(
     } catch (err) {
       fail(new ApiError('invalid_input', `--env ${(err as Error).message}`));
     }
+    let volumes: { name: string; path: string }[] = [];
+    try {
+      volumes = parseVolumeFlags(o.volume);
+    } catch (err) {
+      fail(new ApiError('invalid_input', `--volume ${(err as Error).message}`));
+    }
     const spec: AppSpecInput = {
       name,
       node: o.node,
       source: o.image ? { kind: 'image', image: o.image } : { kind: 'git', url: o.git!, ref: o.ref, ...(o.containerfile ? { containerfile: o.containerfile } : {}) },
       env,
       domains: o.domain,
+      volumes,
       ...(o.port !== undefined ? { port: o.port } : {}),
       ...(o.health ? { health: { path: o.health } } : {}),
       restart: lazarus.restart,
@@ -253,6 +262,7 @@ registerLogsCommands(program, { withApi });
 registerEventsCommands(program, { withApi });
 registerTerminalCommands(program, { withApi });
 registerRecordingsCommands(program, { withApi });
+registerBackupCommands(program, { withApi, print });
 
 program
   .command('deploy')
