@@ -1,12 +1,15 @@
 // Hash routing: works the same from file:// (Electron) and from `podploy serve`.
+import { backupsRouteHref, parseBackupsRoute, type BackupsRoute } from './backup-runs';
 import { parseTerminalRoute, terminalRouteHref, type TerminalRoute } from './terminal-routes';
 
-export type Route = TerminalRoute | { page: 'nodes' } | { page: 'node'; name: string } | { page: 'apps' } | { page: 'app'; name: string } | { page: 'audit' } | { page: 'app-logs'; name: string } | { page: 'events'; filter: string };
+export type Route = TerminalRoute | BackupsRoute | { page: 'nodes' } | { page: 'node'; name: string } | { page: 'apps' } | { page: 'app'; name: string } | { page: 'audit' } | { page: 'app-logs'; name: string } | { page: 'events'; filter: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
   const terminal = parseTerminalRoute(path);
   if (terminal) return terminal;
+  const backups = parseBackupsRoute(path);
+  if (backups) return backups;
   const node = /^\/nodes\/([^/]+)$/.exec(path);
   if (node) return { page: 'node', name: decodeURIComponent(node[1]) };
   const logs = /^\/apps\/([^/]+)\/logs$/.exec(path);
@@ -36,6 +39,8 @@ export function routeHref(route: Route): string {
       return `#/apps/${encodeURIComponent(route.name)}/logs`;
     case 'events':
       return route.filter ? `#/events?q=${encodeURIComponent(route.filter)}` : '#/events';
+    case 'backups':
+      return backupsRouteHref(route);
     case 'terminal':
     case 'recordings':
     case 'recording':
