@@ -121,6 +121,11 @@ describe('local destination (a temp dir)', () => {
     expect((await dest.list('web/')).map((o) => o.key)).toEqual(['web/2024-02/b.ppbak']);
     expect(await readdir(join(root, 'web'))).toEqual(['2024-02']);
     await expect(dest.get('web/2024-01/a.ppbak')).rejects.toBeInstanceOf(DestinationNotFoundError);
+    // Deleting a key that never completed removes what its dead upload left, and the folder.
+    await dest.delete('web/2024-02/e.ppbak');
+    expect(await readdir(join(root, 'web/2024-02'))).toEqual(['b.ppbak']);
+    await dest.delete('web/2024-02/b.ppbak');
+    expect(await readdir(join(root, 'web')).catch(() => 'gone')).toBe('gone');
   });
 
   it('test() probes a good folder and leaves nothing behind', async () => {

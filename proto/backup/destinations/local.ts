@@ -2,7 +2,7 @@
 // it over KEY and fsyncs the folder, so a crash leaves the old object or the new one.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { addAbortSignal, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteCounter } from './byte-counter';
@@ -107,13 +107,16 @@ export class LocalDestination implements BackupDestination {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  // Also removes what an upload of the key left when its writer died (KEY.partial-*).
   async delete(key: string): Promise<void> {
     const path = this.pathOf(checkKey(key));
-    try {
-      await unlink(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw this.translate(err, `cannot delete ${key}`);
+    const leftovers = (await readdir(dirname(path)).catch(() => [] as string[])).filter((n) => n.startsWith(`${basename(path)}${PARTIAL_INFIX}`));
+    for (const victim of [path, ...leftovers.map((n) => join(dirname(path), n))]) {
+      try {
+        await unlink(victim);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.translate(err, `cannot delete ${key}`);
+      }
     }
     await this.removeEmptyFolders(dirname(path));
   }

@@ -164,11 +164,15 @@ export class SftpDestination implements BackupDestination {
     checkKey(key);
     const session = await this.connect();
     const path = posix.join(session.folder, key);
-    try {
-      await call((cb) => session.sftp.unlink(path, cb));
-    } catch (err) {
-      if ((err as SftpFailure).code === NO_SUCH_FILE) return;
-      throw this.translate(err, `cannot delete ${key}`, session);
+    // Also what an upload of the key left when its writer died (KEY.partial-*).
+    const names = await call<{ filename: string }[]>((cb) => session.sftp.readdir(posix.dirname(path), cb)).catch(() => []);
+    const leftovers = names.map((e) => e.filename).filter((n) => n.startsWith(`${posix.basename(path)}${PARTIAL_INFIX}`));
+    for (const victim of [path, ...leftovers.map((n) => posix.join(posix.dirname(path), n))]) {
+      try {
+        await call((cb) => session.sftp.unlink(victim, cb));
+      } catch (err) {
+        if ((err as SftpFailure).code !== NO_SUCH_FILE) throw this.translate(err, `cannot delete ${key}`, session);
+      }
     }
     // Retention removes dated folders' worth of keys; empty folders go with them.
     for (let dir = posix.dirname(path); dir.startsWith(`${session.folder}/`); dir = posix.dirname(dir)) {
