@@ -2,6 +2,7 @@
 // measured in the same run. Needs root and the test hosts (test/hosts/setup.sh).
 import { benchAgentMemory } from './agent-memory.bench';
 import { benchAgentSupervising } from './agent-supervising.bench';
+import { benchBackup } from './backup.bench';
 import { benchDeployUnderLoad } from './deploy-under-load.bench';
 import { benchEventsThroughput } from './events-throughput.bench';
 import { benchLazarusDetection } from './lazarus-detection.bench';
@@ -18,4 +19,5 @@ if (!only || only === 'lazarus') await benchLazarusDetection();
 if (!only || only === 'events') await benchEventsThroughput();
 if (!only || only === 'supervising') await benchAgentSupervising();
 if (!only || only === 'terminal') await benchTerminal();
+if (!only || only === 'backup') await benchBackup();
 process.exit(0);
