@@ -18,7 +18,6 @@ export interface BackupManifest {
   plainBytes: number;
   sealedBytes: number;
   plainSha256: string;
-  sealedSha256: string;
   chunkBytes: number;
   writer: string; // e.g. "podploy-agent 0.1.0"
 }
@@ -73,7 +72,7 @@ function manifestProblems(value: unknown): string[] {
   for (const k of ['startedAt', 'finishedAt', 'plainBytes', 'sealedBytes', 'chunkBytes'] as const) {
     if (!Number.isSafeInteger(m[k]) || (m[k] as number) < 0) out.push(`${k} is not a whole number`);
   }
-  for (const k of ['plainSha256', 'sealedSha256'] as const) if (typeof m[k] !== 'string' || !SHA256_HEX.test(m[k] as string)) out.push(`${k} is not a sha256`);
+  for (const k of ['plainSha256'] as const) if (typeof m[k] !== 'string' || !SHA256_HEX.test(m[k] as string)) out.push(`${k} is not a sha256`);
   const source = m.source as Record<string, unknown> | undefined;
   if (typeof source !== 'object' || source === null || typeof source.kind !== 'string') out.push('source has no kind');
   return out;

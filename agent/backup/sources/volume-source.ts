@@ -8,6 +8,7 @@ import { pauseContainer, unpauseContainer } from '../../podman/containers';
 import { containersUsingVolume, createVolume, findVolume, removeVolume, type VolumeUser } from '../../podman/volumes';
 import { SourceCommandError } from './exec-process';
 import { openExecStream, runExecWithInput } from './exec-stream';
+import { hostTarPossible, openHostTar } from './host-tar';
 import { removeVolumeHelper, startVolumeHelper, VOLUME_MOUNT_PATH } from './volume-helper';
 
 // Owners stay numbers: the helper image's /etc/passwd must not rename them.
@@ -30,39 +31,57 @@ export interface VolumeBackupOptions {
 
 // Resolves once tar runs; the stream is the tar archive. It fails when tar exits non-zero (for
 // a volume written during the backup: use pause). After 'close' the helper is removed and
-// paused containers run again.
+// paused containers run again. Without an explicit image, a volume whose every entry belongs
+// to the agent's user is read by tar on the node itself (host-tar.ts), at disk speed.
 export async function openVolumeBackup(podman: PodmanClient, options: VolumeBackupOptions): Promise<Readable> {
   const { volume } = options;
-  if (!(await findVolume(podman, volume))) {
+  const info = await findVolume(podman, volume);
+  if (!info) {
     // Podman would create a missing volume for the helper and the backup would be an empty archive.
     throw new SourceCommandError(`volume ${volume} does not exist on this node: nothing to back up (check the volume name in the backup policy)`);
   }
   const users = await containersUsingVolume(podman, volume);
+  const paused: string[] = [];
+  const unpause = async (problems: string[]) => {
+    for (const name of paused.splice(0)) await unpauseContainer(podman, name).catch((err: Error) => problems.push(err.message));
+  };
+  const pause = async () => {
+    if (!options.pause) return;
+    for (const user of users.filter((u) => u.state === 'running')) {
+      await pauseContainer(podman, user.name);
+      paused.push(user.name);
+    }
+  };
+  const explainExit = (code: number) => (code === 1 ? 'files changed while they were read; back up with pause, or dump the database instead' : undefined);
+
+  if (!options.image && (await hostTarPossible(info.mountpoint))) {
+    const finish = async () => {
+      const problems: string[] = [];
+      await unpause(problems);
+      if (problems.length) throw new SourceCommandError(`backup of volume ${volume}: cleanup failed: ${problems.join('; ')}`);
+    };
+    try {
+      await pause();
+      return openHostTar(info.mountpoint, `backup of volume ${volume} (tar on the node)`, finish, explainExit);
+    } catch (err) {
+      await finish().catch(() => undefined);
+      throw err;
+    }
+  }
+
   const image = options.image ?? helperImageFrom(volume, users);
   const helper = await startVolumeHelper(podman, { image, volume, readOnly: true });
-  const paused: string[] = [];
   const finish = async () => {
     const problems: string[] = [];
-    for (const name of paused.splice(0)) await unpauseContainer(podman, name).catch((err: Error) => problems.push(err.message));
+    await unpause(problems);
     await removeVolumeHelper(podman, helper).catch((err: Error) => problems.push(`${err.message} (remove container ${helper} by hand)`));
     if (problems.length) throw new SourceCommandError(`backup of volume ${volume}: cleanup failed: ${problems.join('; ')}`);
   };
   try {
-    if (options.pause) {
-      for (const user of users.filter((u) => u.state === 'running')) {
-        await pauseContainer(podman, user.name);
-        paused.push(user.name);
-      }
-    }
+    await pause();
     return await openExecStream(
       podman,
-      {
-        container: helper,
-        cmd: VOLUME_TAR_CREATE,
-        user: '0',
-        what: `backup of volume ${volume} (tar in helper ${helper})`,
-        explainExit: (code) => (code === 1 ? 'files changed while they were read; back up with pause, or dump the database instead' : undefined),
-      },
+      { container: helper, cmd: VOLUME_TAR_CREATE, user: '0', what: `backup of volume ${volume} (tar in helper ${helper})`, explainExit },
       { finish, stopOnAbort: false },
     );
   } catch (err) {
