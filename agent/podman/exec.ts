@@ -170,10 +170,7 @@ async function killExec(podman: PodmanClient, id: string): Promise<void> {
 // Demultiplexes Podman's framed output into stdout and stderr, keeping at most limit bytes of
 // each; memory stays bounded however large a frame is.
 export class ExecOutput {
-  private header: Buffer = Buffer.alloc(0);
-  // The frame being read: its stream and the payload bytes still to come.
-  private stream: 1 | 2 = 1;
-  private remaining = 0;
+  private readonly frames = new ExecFrameReader((stream, payload) => this.keep(stream, payload));
   private readonly kept: Record<1 | 2, Buffer[]> = { 1: [], 2: [] };
   private readonly size: Record<1 | 2, number> = { 1: 0, 2: 0 };
   truncated = false;
@@ -181,24 +178,7 @@ export class ExecOutput {
   constructor(private readonly limit: number) {}
 
   push(chunk: Buffer): void {
-    let rest = chunk;
-    while (rest.length > 0) {
-      if (this.remaining > 0) {
-        const part = rest.subarray(0, this.remaining);
-        this.keep(this.stream, part);
-        this.remaining -= part.length;
-        rest = rest.subarray(part.length);
-        continue;
-      }
-      const need = FRAME_HEADER_BYTES - this.header.length;
-      this.header = Buffer.concat([this.header, rest.subarray(0, need)]);
-      rest = rest.subarray(need);
-      if (this.header.length < FRAME_HEADER_BYTES) return;
-      // 3 is Podman's own error text: it goes with stderr.
-      this.stream = this.header[0] === 1 ? 1 : 2;
-      this.remaining = this.header.readUInt32BE(4);
-      this.header = Buffer.alloc(0);
-    }
+    this.frames.push(chunk);
   }
 
   text(stream: 1 | 2): string {

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { LIBPOD_API_PREFIX, PodmanError, type PodmanClient } from '../../podman/client';
 import { createExec, EXEC_REQUEST_TIMEOUT_MS, inspectExec, runExec } from '../../podman/exec';
-import { ByteTail, FrameDemuxer } from './frame-demux';
+import { ExecFrameReader } from '../../podman/exec';
+import { ByteTail } from './byte-tail';
 
 export const STDERR_TAIL_BYTES = 8 * 1024;
 // After the output ends Podman may report the session running for a moment.
@@ -52,7 +53,7 @@ export class ExecProcess {
     readonly id: string,
     readonly socket: Socket,
   ) {
-    const demux = new FrameDemuxer((stream, payload) => (stream === 1 ? this.onStdout(payload) : this.stderr.push(payload)));
+    const demux = new ExecFrameReader((stream, payload) => (stream === 1 ? this.onStdout(payload) : this.stderr.push(payload)));
     socket.on('data', (chunk: Buffer) => demux.push(chunk));
   }
 

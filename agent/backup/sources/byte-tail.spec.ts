@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ByteTail, FrameDemuxer } from './frame-demux';
+import { ExecFrameReader } from '../../podman/exec';
+import { ByteTail } from './byte-tail';
 import { volumeHelperCreateBody } from './volume-helper';
 
 const frame = (stream: number, text: string) => {
@@ -10,12 +11,12 @@ const frame = (stream: number, text: string) => {
   return Buffer.concat([header, payload]);
 };
 
-describe('FrameDemuxer', () => {
+describe('ExecFrameReader (the exec API framing the sources read)', () => {
   it('splits frames cut at any byte into stdout and stderr (3, Podman\'s own text, goes with stderr)', () => {
     const wire = Buffer.concat([frame(1, 'hello '), frame(2, 'warn'), frame(1, 'world'), frame(3, '!')]);
     for (let cut = 1; cut < wire.length; cut++) {
       const out: Record<number, string> = { 1: '', 2: '' };
-      const demux = new FrameDemuxer((stream, payload) => (out[stream] += payload.toString()));
+      const demux = new ExecFrameReader((stream, payload) => (out[stream] += payload.toString()));
       demux.push(wire.subarray(0, cut));
       demux.push(wire.subarray(cut));
       expect(out).toEqual({ 1: 'hello world', 2: 'warn!' });
