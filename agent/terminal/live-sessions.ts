@@ -3,7 +3,8 @@
 import { join } from 'node:path';
 import { readJson, writeJsonAtomic } from '../state/atomic-file';
 import type { Logger } from '../logger';
-import { endSessions, namespacePid, type EndedSession, type SessionLeader } from './session-processes';
+import { namespacePid } from '../host/namespace-pid';
+import { endSessions, type EndedSession, type SessionLeader } from './session-processes';
 
 export const LIVE_TERMINALS_FILE = 'terminal-sessions.json';
 

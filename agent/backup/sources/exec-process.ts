@@ -2,11 +2,10 @@
 // socket carries the command's stdin one way and its framed stdout/stderr the other. Podman
 // 4.3.1 answers "101 UPGRADED" and closes the command's stdin when the agent half-closes the
 // socket (end()); detaching does NOT stop the command, so abort() signals its process group.
-import { readFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
-import { LIBPOD_API_PREFIX, PodmanError, type PodmanClient } from '../../podman/client';
-import { createExec, EXEC_REQUEST_TIMEOUT_MS, inspectExec, runExec } from '../../podman/exec';
-import { ExecFrameReader } from '../../podman/exec';
+import type { Socket } from 'node:net';
+import type { PodmanClient } from '../../podman/client';
+import { attachExec, createExec, EXEC_REQUEST_TIMEOUT_MS, ExecFrameReader, inspectExec, runExec } from '../../podman/exec';
+import { namespacePid } from '../../host/namespace-pid';
 import { ByteTail } from './byte-tail';
 
 export const STDERR_TAIL_BYTES = 8 * 1024;
@@ -15,7 +14,6 @@ const EXIT_CODE_WAIT_MS = 5_000;
 const EXIT_CODE_POLL_MS = 25;
 // SIGTERM first (a shell's trap removes its temp file), SIGKILL after this.
 export const ABORT_KILL_GRACE_MS = 2_000;
-const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
 
 export interface ExecCommand {
   container: string;
@@ -66,7 +64,7 @@ export class ExecProcess {
     } catch (err) {
       throw new SourceCommandError(`${command.what}: could not start: ${(err as Error).message}`);
     }
-    const socket = await hijackExecStart(podman, id).catch((err: Error) => {
+    const socket = await attachExec(podman, id, { tty: false }).catch((err: Error) => {
       throw new SourceCommandError(`${command.what}: could not start: ${err.message}`);
     });
     if (command.stdinPrefix) {
@@ -143,60 +141,6 @@ export class ExecProcess {
     const r = await runExec(this.podman, this.command.container, ['kill', `-${signal.slice(3)}`, '--', `-${inner}`], { user: '0', timeoutMs: EXEC_REQUEST_TIMEOUT_MS }).catch(() => undefined);
     return r?.exitCode === 0;
   }
-}
-
-// The pid of a host process inside its own pid namespace (last field of NSpid).
-async function namespacePid(hostPid: number): Promise<number | undefined> {
-  const status = await readFile(`/proc/${hostPid}/status`, 'utf8').catch(() => '');
-  const fields = /^NSpid:\s*(.+)$/m.exec(status)?.[1]?.trim().split(/\s+/);
-  const pid = Number(fields?.at(-1));
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-// POST /exec/{id}/start on a raw socket; resolves with the socket once Podman switched it to
-// the command's streams (paused, nothing lost), rejects with Podman's message otherwise.
-function hijackExecStart(podman: PodmanClient, id: string): Promise<Socket> {
-  const path = `${LIBPOD_API_PREFIX}/exec/${encodeURIComponent(id)}/start`;
-  const body = JSON.stringify({ Detach: false, Tty: false });
-  const where = `Podman at ${podman.socketPath}: POST ${path}`;
-  return new Promise((resolve, reject) => {
-    const socket = connect(podman.socketPath);
-    let head = Buffer.alloc(0);
-    const fail = (why: string, status?: number) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(new PodmanError(`${where} ${why}`, podman.socketPath, status));
-    };
-    const timer = setTimeout(() => fail(`did not answer within ${EXEC_REQUEST_TIMEOUT_MS} ms`), EXEC_REQUEST_TIMEOUT_MS);
-    const onError = (err: Error) => fail(`failed: ${err.message}`);
-    const onData = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (head.length > MAX_RESPONSE_HEAD_BYTES) fail('sent an answer head that never ends');
-        return;
-      }
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head.toString('latin1'))?.[1] ?? 0);
-      const rest = head.subarray(end + 4);
-      if (status !== 101 && status !== 200) {
-        const text = rest.toString('utf8');
-        const message = /"message":"((?:[^"\\]|\\.)*)"/.exec(text)?.[1] ?? text.trim().slice(0, 300);
-        return fail(`answered HTTP ${status}: ${message}`, status);
-      }
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.pause();
-      if (rest.length) socket.unshift(rest);
-      resolve(socket);
-    };
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.write(
-      `POST ${path} HTTP/1.1\r\nHost: podman\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n${body}`,
-    );
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
