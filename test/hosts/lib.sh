@@ -101,14 +101,24 @@ ppt_new_host_key() {
 
 # Ends every process of USER (the agent, its supervisor, Podman's pause process, conmon...).
 ppt_kill_user() {
-  local u=$1 i
+  local u=$1 i uids
+  # The user and its subordinate ids: a rootless container's non-root processes (e.g. postgres
+  # as uid 999) run as one of those and would outlive the user's own processes.
+  uids=$(ppt_uids_of "$u")
   # Up to 10 s: killed processes linger until PID 1 reaps them, which can take a second here.
   for i in $(seq 1 200); do
-    pgrep -u "$u" >/dev/null || return 0
-    pkill -KILL -u "$u" 2>/dev/null || true
+    pgrep -u "$uids" >/dev/null || return 0
+    pkill -KILL -u "$uids" 2>/dev/null || true
     sleep 0.05
   done
-  ppt_die "processes of $u survive SIGKILL: $(pgrep -a -u "$u" | head -5 | tr '\n' ';')"
+  ppt_die "processes of $u survive SIGKILL: $(pgrep -a -u "$uids" | head -5 | tr '\n' ';')"
+}
+
+# The user's uid and every uid in use by a process within its /etc/subuid range, comma-separated.
+ppt_uids_of() {
+  local u=$1 start count
+  read -r start count < <(awk -F: -v u="$u" '$1 == u { print $2, $3 }' /etc/subuid)
+  { id -u "$u"; [[ -n $start ]] && ps -eo uid= | awk -v s="$start" -v c="$count" '$1 >= s && $1 < s + c' | sort -u; } | paste -sd, -
 }
 
 # Runs Podman as USER from the root shell, in a clean login-like environment.
