@@ -289,13 +289,13 @@ describe('faults', () => {
 
 describe('autonomy and PodPloy own state', () => {
   it('the node runs its schedule while the control plane is closed; the run shows up when it returns', async () => {
-    const at = new Date(Date.now() + 45_000);
+    const at = new Date(Date.now() + 25_000);
     const cron = `${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
     await x.hx.cp.router.invoke('backups.policies.set', { name: 'vault-timed', app: APP, source: { kind: 'volume', volume: VOLUME }, schedules: [cron], destinations: ['node-disk'] }, operator);
     const dataDir = x.hx.dataDir;
     const token = x.hx.token;
     await x.hx.close();
-    await sleep(at.getTime() - Date.now() + 20_000);
+    await sleep(at.getTime() - Date.now() + 10_000);
     x.hx = await startHarness({ dataDir, token });
     const run = await waitFor('the scheduled run reported', async () => (await x.hx.cp.router.invoke('backups.runs', { policy: 'vault-timed' }, operator)).find((r) => r.status === 'ok'), 90_000, 500);
     expect(run.trigger).toBe('schedule');
