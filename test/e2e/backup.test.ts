@@ -274,8 +274,10 @@ describe('faults', () => {
 
   it('the agent killed mid-run: the run is failed and cleaned at the next agent start', async () => {
     await x.hx.cp.router.invoke('backups.policies.set', { name: 'vault-local', app: APP, source: { kind: 'volume', volume: VOLUME }, destinations: ['node-disk'], retryAttempts: 0 }, operator);
+    // Big enough that the run is still writing when the agent dies: killed once its upload is under way.
+    x.onHost(`podman exec ${containerOf(APP)} sh -c 'head -c 419430400 /dev/zero > /data/kill-me.bin'`);
     const running = x.hx.cp.router.invoke('backups.run', { policy: 'vault-local' }, operator).catch((e: unknown) => e);
-    await sleep(300);
+    await waitFor('the upload under way', () => sh(`find /home/${x.user}/backups -name 'data.sealed.partial-*' -size +1M || true`).trim() !== '', 30_000, 20);
     const pid = readPid(x.user, 'agent');
     process.kill(pid, 'SIGKILL');
     await running;
@@ -283,7 +285,8 @@ describe('faults', () => {
     const run = await waitFor('the run marked failed', async () => (await x.hx.cp.router.invoke('backups.runs', { policy: 'vault-local' }, operator)).find((r) => r.status === 'failed'), 60_000, 500);
     expect(run.error).toMatch(/agent/);
     expect(sh(`find /home/${x.user}/backups -path '*${run.id}*' || true`).trim()).toBe('');
-    expect((await x.get('vault.test', '/version')).status).toBe(200);
+    await waitFor('the app serving again', async () => (await x.get('vault.test', '/version')).status === 200, 30_000);
+    x.onHost(`podman exec ${containerOf(APP)} rm -f /data/kill-me.bin`);
   });
 });
 

@@ -127,6 +127,9 @@ describe('PostgreSQL', () => {
     const err = await failure(restorePostgres(podman, Readable.from(failingAfter1MiB()), { container: PG, database: 'shop_broken', format: 'plain' }));
     expect(err?.message).toBe(`restore (psql) of database shop_broken in container ${PG}: its input failed: the destination connection reset; the command was stopped before the end of its input`);
     expect(await databases()).not.toContain('shop_broken');
+    // The abandoned dump is stopped too: SIGTERM to its process group, SIGKILL 2 s later.
+    const until = Date.now() + 5_000;
+    while (/psql|pg_dump/.test(await sh(PG, 'ps -o comm')) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     expect(await sh(PG, 'ps -o comm')).not.toMatch(/psql|pg_dump/);
   });
 
