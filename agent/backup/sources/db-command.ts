@@ -62,3 +62,28 @@ export function dbCommand(spec: DbCommandSpec): ExecCommand {
 export function runDbCommand(podman: PodmanClient, command: ExecCommand, signal?: AbortSignal): Promise<void> {
   return runExecWithInput(podman, command, Readable.from([]), { signal });
 }
+
+// What restoring a dump takes: commands that make the target database, the restore reading the
+// dump on stdin, and (into a new database) the command that removes it again on failure.
+export interface DbRestoreCommands {
+  prepare: ExecCommand[];
+  restore: ExecCommand;
+  dropOnFailure?: ExecCommand;
+}
+
+// Prepares the target, then streams the dump into the restore; a failed restore into a new
+// database drops it again.
+export async function runDbRestore(podman: PodmanClient, input: Readable, commands: DbRestoreCommands, signal?: AbortSignal): Promise<void> {
+  try {
+    for (const c of commands.prepare) await runDbCommand(podman, c, signal);
+  } catch (err) {
+    input.destroy();
+    throw err;
+  }
+  try {
+    await runExecWithInput(podman, commands.restore, input, { signal });
+  } catch (err) {
+    if (commands.dropOnFailure) await runDbCommand(podman, commands.dropOnFailure).catch(() => undefined);
+    throw err;
+  }
+}

@@ -3,9 +3,9 @@
 // snapshot of InnoDB tables; mysql (or mariadb) fed from the stream, into a new database by default.
 import type { Readable } from 'node:stream';
 import type { PodmanClient } from '../../podman/client';
-import { checkName, dbCommand, runDbCommand } from './db-command';
+import { checkName, dbCommand, runDbRestore, type DbRestoreCommands } from './db-command';
 import type { ExecCommand } from './exec-process';
-import { openExecStream, runExecWithInput } from './exec-stream';
+import { openExecStream } from './exec-stream';
 
 export const DEFAULT_MYSQL_USER = 'root';
 export const MYSQL_DUMP_TOOLS = ['mysqldump', 'mariadb-dump'];
@@ -41,7 +41,7 @@ export function mysqlDumpCommand(options: MysqlTarget): ExecCommand {
   );
 }
 
-export function mysqlRestoreCommands(options: MysqlRestoreOptions): { prepare: ExecCommand[]; restore: ExecCommand; dropOnFailure?: ExecCommand } {
+export function mysqlRestoreCommands(options: MysqlRestoreOptions): DbRestoreCommands {
   const user = checked(options);
   const db = options.database;
   const where = `database ${db} in container ${options.container}`;
@@ -58,20 +58,8 @@ export function openMysqlDump(podman: PodmanClient, options: MysqlTarget): Promi
 }
 
 // A failed restore into a new database drops it again.
-export async function restoreMysql(podman: PodmanClient, input: Readable, options: MysqlRestoreOptions): Promise<void> {
-  const { prepare, restore, dropOnFailure } = mysqlRestoreCommands(options);
-  try {
-    for (const c of prepare) await runDbCommand(podman, c, options.signal);
-  } catch (err) {
-    input.destroy();
-    throw err;
-  }
-  try {
-    await runExecWithInput(podman, restore, input, { signal: options.signal });
-  } catch (err) {
-    if (dropOnFailure) await runDbCommand(podman, dropOnFailure).catch(() => undefined);
-    throw err;
-  }
+export function restoreMysql(podman: PodmanClient, input: Readable, options: MysqlRestoreOptions): Promise<void> {
+  return runDbRestore(podman, input, mysqlRestoreCommands(options), options.signal);
 }
 
 function checked(options: MysqlTarget): string {

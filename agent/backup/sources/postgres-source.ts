@@ -3,9 +3,9 @@
 // database by default.
 import type { Readable } from 'node:stream';
 import type { PodmanClient } from '../../podman/client';
-import { checkName, dbCommand, runDbCommand } from './db-command';
+import { checkName, dbCommand, runDbRestore, type DbRestoreCommands } from './db-command';
 import type { ExecCommand } from './exec-process';
-import { openExecStream, runExecWithInput } from './exec-stream';
+import { openExecStream } from './exec-stream';
 
 export const DEFAULT_POSTGRES_USER = 'postgres';
 
@@ -44,7 +44,7 @@ export function pgDumpCommand(options: PostgresDumpOptions): ExecCommand {
 }
 
 // The commands of a restore, in order: make the database, then feed the dump to it.
-export function pgRestoreCommands(options: PostgresRestoreOptions): { prepare: ExecCommand[]; restore: ExecCommand; dropOnFailure?: ExecCommand } {
+export function pgRestoreCommands(options: PostgresRestoreOptions): DbRestoreCommands {
   const user = checked(options);
   const db = options.database;
   const where = `database ${db} in container ${options.container}`;
@@ -67,20 +67,8 @@ export function openPostgresDump(podman: PodmanClient, options: PostgresDumpOpti
 
 // Creates the database (or drops and recreates it), then restores the dump in one transaction.
 // A failed restore into a new database drops it again.
-export async function restorePostgres(podman: PodmanClient, input: Readable, options: PostgresRestoreOptions): Promise<void> {
-  const { prepare, restore, dropOnFailure } = pgRestoreCommands(options);
-  try {
-    for (const command of prepare) await runDbCommand(podman, command, options.signal);
-  } catch (err) {
-    input.destroy();
-    throw err;
-  }
-  try {
-    await runExecWithInput(podman, restore, input, { signal: options.signal });
-  } catch (err) {
-    if (dropOnFailure) await runDbCommand(podman, dropOnFailure).catch(() => undefined);
-    throw err;
-  }
+export function restorePostgres(podman: PodmanClient, input: Readable, options: PostgresRestoreOptions): Promise<void> {
+  return runDbRestore(podman, input, pgRestoreCommands(options), options.signal);
 }
 
 function checked(options: PostgresTarget): string {
